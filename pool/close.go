@@ -1,0 +1,78 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+)
+
+// Close closes the pool. New acquires fail with ErrClosed at once, and so do
+// the callers waiting in Acquire. Idle connections are destroyed, and Close
+// waits until ctx ends for the borrowed ones to be returned; those still out
+// then are destroyed under their borrowers (whose later Release does nothing
+// and whose later Value panics), and Close returns an error that names each
+// holder. Close waits for every goroutine the pool started and every
+// connection's Close before it returns.
+//
+// Close is idempotent: a later call waits for the first to finish and
+// returns nil.
+func (p *Pool[T]) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		<-p.done
+		return nil
+	}
+	p.closing = true
+	p.closed.Store(true)
+	p.mu.Unlock()
+	p.cancel() // wakes waiters; ends dials, pings and resets
+	close(p.stop)
+
+	err := p.waitReturned(ctx)
+	p.wg.Wait()
+	p.pp.Close()
+	close(p.done)
+	return err
+}
+
+// waitReturned waits until nothing is borrowed or ctx ends, then destroys
+// what is still borrowed and returns an error naming the holders.
+func (p *Pool[T]) waitReturned(ctx context.Context) error {
+	for {
+		if p.Stats().Borrowed == 0 {
+			return nil
+		}
+		select {
+		case <-p.returned:
+		case <-ctx.Done():
+			held := p.revokeBorrowed()
+			if len(held) == 0 {
+				return nil
+			}
+			p.log.Warn("closed with connections still borrowed; destroyed them", "count", len(held))
+			return fmt.Errorf("pool %q: closed with %d connection(s) still borrowed when the close deadline passed (%v); destroyed them:%s",
+				p.cfg.Name, len(held), ctx.Err(), reportBorrows(held))
+		}
+	}
+}
+
+// revokeBorrowed destroys the connections still borrowed, taking them from
+// their borrowers, and returns who held them.
+func (p *Pool[T]) revokeBorrowed() []Borrow {
+	var held []*Conn[T]
+	p.mu.Lock()
+	for e := range p.entries {
+		if c := e.conn.Load(); c != nil && c.state.CompareAndSwap(stateBorrowed, stateRevoked) {
+			e.conn.Store(nil)
+			held = append(held, c)
+		}
+	}
+	p.mu.Unlock()
+	out := make([]Borrow, len(held))
+	for i, c := range held {
+		out[i] = c.borrow()
+		p.destroy(c.res, reasonClose)
+	}
+	sortBorrows(out)
+	return out
+}

@@ -1,0 +1,326 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// closePool closes p at the end of a synctest bubble and fails on error.
+func closePool(t *testing.T, p *Pool[*fconn]) {
+	t.Helper()
+	if err := p.Close(context.Background()); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestLifetimeJitterIsUniform(t *testing.T) {
+	t.Parallel()
+	const (
+		lifetime = time.Hour
+		jitter   = 10 * time.Minute
+		n        = 20000
+		buckets  = 10
+	)
+	var counts [buckets]int
+	for range n {
+		e := newEntry(0, 0, lifetime, jitter)
+		d := time.Duration(e.expires) - lifetime
+		if d < 0 || d >= jitter {
+			t.Fatalf("expiry %v after the lifetime, want within [0, %v)", d, jitter)
+		}
+		counts[int(d*buckets/jitter)]++
+	}
+	// Chi-square against uniform, 9 degrees of freedom: 27.9 is p = 0.001.
+	var chi2 float64
+	want := float64(n) / buckets
+	for _, c := range counts {
+		chi2 += math.Pow(float64(c)-want, 2) / want
+	}
+	if chi2 > 27.9 {
+		t.Errorf("jitter is not uniform: bucket counts %v (chi2 %.1f)", counts, chi2)
+	}
+	if e := newEntry(0, 5, lifetime, 0); e.expires != 5+int64(lifetime) {
+		t.Errorf("no jitter: expires %d, want exactly the lifetime", e.expires)
+	}
+	if e := newEntry(0, 5, -1, jitter); e.expires != 0 {
+		t.Errorf("lifetime off: expires %d, want 0 (never)", e.expires)
+	}
+}
+
+func TestExpiredConnectionNeverHandedOut(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.MaxLifetime = time.Hour
+		cfg.MaxIdleTime = -1
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c := mustAcquire(t, p)
+		first := c.Value()
+		time.Sleep(59 * time.Minute)
+		c.Release()
+		c = mustAcquire(t, p)
+		if c.Value() != first {
+			t.Fatal("a connection within its lifetime was replaced")
+		}
+		time.Sleep(2 * time.Minute) // past the lifetime while borrowed
+		if c.Value() != first {
+			t.Fatal("a borrowed connection was taken from its borrower")
+		}
+		c.Release() // retired on release
+		synctest.Wait()
+		if !first.closed.Load() {
+			t.Error("a connection released past its lifetime was not closed")
+		}
+		c = mustAcquire(t, p)
+		defer c.Release()
+		if c.Value() == first {
+			t.Fatal("a connection past its lifetime was handed out")
+		}
+		if s := p.Stats(); s.Destroyed.Lifetime != 1 {
+			t.Errorf("Destroyed.Lifetime = %d, want 1", s.Destroyed.Lifetime)
+		}
+	})
+}
+
+func TestLifetimeEnforcedOnAcquireAndBySweep(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.MaxLifetime = time.Hour
+		cfg.MaxIdleTime = -1
+		cfg.HealthCheckPeriod = 25 * time.Minute
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c := mustAcquire(t, p)
+		old := c.Value()
+		c.Release()
+		time.Sleep(61 * time.Minute) // the sweeps ran at 25m and 50m; the next is at 75m
+		c = mustAcquire(t, p)
+		if c.Value() == old {
+			t.Fatal("Acquire handed out an idle connection past its lifetime")
+		}
+		c.Release()
+		time.Sleep(70 * time.Minute) // past the second one's lifetime (121m), and the sweep at 125m
+		synctest.Wait()
+		if s := p.Stats(); s.Destroyed.Lifetime != 2 || s.Open != 0 {
+			t.Errorf("after the sweep: %+v; want both retired for lifetime", s)
+		}
+	})
+}
+
+func TestMaxIdleTime(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.MaxIdleTime = 5 * time.Minute
+		cfg.HealthCheckPeriod = time.Minute
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c1, c2 := mustAcquire(t, p), mustAcquire(t, p)
+		c1.Release()
+		time.Sleep(4 * time.Minute)
+		c2.Release()
+		time.Sleep(2*time.Minute + time.Second) // c1 idle 6m, c2 idle 2m
+		synctest.Wait()
+		if !c1.e.value.closed.Load() || c2.e.value.closed.Load() {
+			t.Fatalf("after the sweep: first closed %v, second closed %v; want only the first",
+				c1.e.value.closed.Load(), c2.e.value.closed.Load())
+		}
+		if s := p.Stats(); s.Destroyed.Idle != 1 || s.Idle != 1 {
+			t.Errorf("stats: %+v", s)
+		}
+	})
+}
+
+func TestPingOnAcquireAfterIdle(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.Ping = b.ping
+		cfg.PingAfterIdle = time.Second
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c := mustAcquire(t, p)
+		first := c.Value()
+		c.Release()
+		c = mustAcquire(t, p) // idle for no time: no ping
+		c.Release()
+		if n := b.pings.Load(); n != 0 {
+			t.Fatalf("%d pings of a connection that was not idle", n)
+		}
+		time.Sleep(2 * time.Second)
+		c = mustAcquire(t, p)
+		if n := b.pings.Load(); n != 1 || c.Value() != first {
+			t.Fatalf("after 2s idle: %d pings, same connection %v; want 1 ping and the same connection", n, c.Value() == first)
+		}
+		c.Release()
+
+		// The backend restarted: the ping fails, and the caller gets a fresh
+		// connection without seeing anything.
+		b.set(func(b *backend) { b.pingErr = errors.New("EOF") })
+		time.Sleep(2 * time.Second)
+		c = mustAcquire(t, p)
+		defer c.Release()
+		if c.Value() == first {
+			t.Fatal("a connection that failed its ping was handed out")
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Destroyed.Ping != 1 || !first.closed.Load() {
+			t.Errorf("Destroyed.Ping = %d, closed %v", s.Destroyed.Ping, first.closed.Load())
+		}
+	})
+}
+
+func TestSweepPingsIdleConnections(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.Ping = b.ping
+		cfg.PingAfterIdle = 30 * time.Second
+		cfg.HealthCheckPeriod = time.Minute
+		cfg.MaxIdleTime = -1
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c1, c2 := mustAcquire(t, p), mustAcquire(t, p)
+		c1.Release()
+		c2.Release()
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
+		if n := b.pings.Load(); n != 2 {
+			t.Fatalf("%d keepalive pings after a sweep, want 2", n)
+		}
+		b.set(func(b *backend) { b.pingErr = errors.New("connection reset by peer") })
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if s := p.Stats(); s.Destroyed.Ping != 2 || s.Open != 0 {
+			t.Errorf("after a failing sweep: %+v; want both destroyed", s)
+		}
+		if c1.e.value.closed.Load() != true {
+			t.Error("the dead connection was not closed")
+		}
+	})
+}
+
+func TestResetOnlyWhenDirty(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		release := make(chan struct{})
+		cfg := b.config()
+		cfg.MaxSize = 1
+		cfg.Dirty = func(c *fconn) bool { return c.dirty.Load() }
+		cfg.Reset = func(ctx context.Context, c *fconn) error {
+			<-release
+			c.dirty.Store(false)
+			c.resets.Add(1)
+			return nil
+		}
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c := mustAcquire(t, p)
+		conn := c.Value()
+		c.Release() // clean: no reset
+		c = mustAcquire(t, p)
+		if conn.resets.Load() != 0 {
+			t.Fatal("a clean release ran a reset")
+		}
+		conn.dirty.Store(true) // SET time_zone, as an adapter would track it
+		c.Release()            // must return at once, the reset still blocked
+		got := make(chan *Conn[*fconn])
+		go func() {
+			c, _ := p.Acquire(context.Background())
+			got <- c
+		}()
+		synctest.Wait()
+		select {
+		case <-got:
+			t.Fatal("the dirty connection was handed out before its reset finished")
+		default:
+		}
+		close(release)
+		c = <-got
+		defer c.Release()
+		if c.Value() != conn || conn.resets.Load() != 1 || conn.dirty.Load() {
+			t.Errorf("after the reset: same conn %v, resets %d, dirty %v", c.Value() == conn, conn.resets.Load(), conn.dirty.Load())
+		}
+		if s := p.Stats(); s.Resets != 1 {
+			t.Errorf("Stats.Resets = %d, want 1", s.Resets)
+		}
+	})
+}
+
+func TestMarkDirtyAndFailedReset(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.MaxSize = 1
+		fail := false
+		cfg.Reset = func(ctx context.Context, c *fconn) error {
+			c.resets.Add(1)
+			if fail {
+				return errors.New("ERR unknown command 'RESET'")
+			}
+			return nil
+		}
+		p, _ := New(cfg)
+		defer closePool(t, p)
+
+		c := mustAcquire(t, p)
+		conn := c.Value()
+		c.MarkDirty()
+		c.Release()
+		c = mustAcquire(t, p)
+		if conn.resets.Load() != 1 || c.Value() != conn {
+			t.Fatalf("MarkDirty: resets %d, same conn %v", conn.resets.Load(), c.Value() == conn)
+		}
+		c.Release() // clean again: the mark was for one borrow
+		c = mustAcquire(t, p)
+		if conn.resets.Load() != 1 {
+			t.Fatal("the dirty mark outlived its borrow")
+		}
+		fail = true
+		c.MarkDirty()
+		c.Release()
+		c = mustAcquire(t, p)
+		defer c.Release()
+		if c.Value() == conn || !conn.closed.Load() {
+			t.Fatal("a connection whose reset failed was reused")
+		}
+		if s := p.Stats(); s.Destroyed.Reset != 1 {
+			t.Errorf("Destroyed.Reset = %d, want 1", s.Destroyed.Reset)
+		}
+	})
+}
+
+func TestDirtyWithoutResetIsDestroyed(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		p, _ := New(b.config())
+		defer closePool(t, p)
+		c := mustAcquire(t, p)
+		c.MarkDirty()
+		c.Release()
+		synctest.Wait()
+		if s := p.Stats(); s.Destroyed.Reset != 1 || s.Open != 0 {
+			t.Errorf("a dirty connection with no Reset: %+v; want it destroyed", s)
+		}
+	})
+}

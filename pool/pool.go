@@ -1,0 +1,286 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/connkit/connkit/lifecycle"
+	"github.com/jackc/puddle/v2"
+)
+
+// Pool keeps connections of type T to one backend: warm, healthy, clean and
+// bounded. Create one with New; its methods are safe for concurrent use.
+type Pool[T any] struct {
+	cfg    Config[T] // read-only after New
+	log    *slog.Logger
+	pp     *puddle.Pool[*entry[T]]
+	base   context.Context // ends at Close: bounds dials, pings and resets
+	noDial context.Context // base, marked so that construct refuses to dial
+	cancel context.CancelFunc
+	closed atomic.Bool
+	done   chan struct{} // closed when Close has finished
+
+	nextID   atomic.Uint64
+	stats    counters
+	returned chan struct{} // a borrow ended; only signalled after Close started
+	refill   chan struct{} // wakes the maintainer to top up MinIdle
+	stop     chan struct{} // closed by Close to stop the maintainer
+	wg       sync.WaitGroup
+
+	// Lock order: puddle's lock may be taken while holding mu, never the
+	// reverse (puddle calls no code of ours under its lock). No I/O under mu.
+	mu          sync.Mutex // protects the fields below
+	entries     map[*entry[T]]struct{}
+	gate        *lifecycle.Gate
+	lastFail    *lifecycle.BackoffError // the gate's last failure, nil once a dial succeeds
+	probing     bool                    // a dial is in flight while the gate has failures
+	outcomes    uint64                  // dial successes and recorded failures so far
+	lastDialErr string
+	closing     bool // Close has started: no new reset goroutine
+}
+
+// New returns a pool for cfg, or an error naming the first invalid field.
+// It does not dial: connections are dialed on demand, and MinIdle of them in
+// the background from the start.
+func New[T any](cfg Config[T]) (*Pool[T], error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var bo = lifecycle.DefaultBackOff()
+	if cfg.NewBackOff != nil {
+		if bo = cfg.NewBackOff(); bo == nil {
+			return nil, errors.New("pool: Config.NewBackOff returned nil")
+		}
+	}
+	p := &Pool[T]{
+		cfg:      cfg,
+		log:      cfg.Logger.With("pool", cfg.Name),
+		done:     make(chan struct{}),
+		returned: make(chan struct{}, 1),
+		refill:   make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		entries:  make(map[*entry[T]]struct{}),
+		gate:     lifecycle.NewGate("dial", bo),
+	}
+	p.base, p.cancel = context.WithCancel(context.Background())
+	p.noDial = context.WithValue(p.base, noDialKey{}, true)
+	p.pp, err = puddle.NewPool(&puddle.Config[*entry[T]]{
+		Constructor: p.construct,
+		Destructor:  p.destruct,
+		MaxSize:     int32(cfg.MaxSize),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	if cfg.MinIdle > 0 || enabled(cfg.HealthCheckPeriod) {
+		p.wg.Add(1)
+		go p.maintain()
+	}
+	return p, nil
+}
+
+// Acquire borrows a connection: an idle one when there is one (pinged first
+// if it sat idle longer than PingAfterIdle), else a new one when the pool has
+// room, else the next one released. Connections past their lifetime or idle
+// limit, or that fail the ping, are destroyed on the way, invisibly to the
+// caller.
+//
+// ctx (and AcquireTimeout) bound only the wait: a dial this caller started
+// goes on, and its connection is left idle for the next caller. When the
+// wait ends, the error is an *AcquireError carrying the pool's state, and
+// errors.Is(err, context.DeadlineExceeded) holds for a timeout. When dials
+// are failing, Acquire returns the dial error (a *lifecycle.BackoffError) at
+// once instead of waiting for a dial of its own. After Close, it returns
+// ErrClosed.
+func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
+	for {
+		if p.closed.Load() {
+			return nil, ErrClosed
+		}
+		// The fast path: an idle connection, with no allocation. Puddle's
+		// TryAcquire would start a background dial when there is none; the
+		// noDial context makes that dial return at once, so that only the
+		// slow path below dials, once.
+		res, err := p.pp.TryAcquire(p.noDial)
+		if err != nil {
+			break
+		}
+		if c := p.checkout(ctx, res); c != nil {
+			return c, nil
+		}
+	}
+	return p.acquireSlow(ctx)
+}
+
+// acquireSlow waits for a connection, bounded by ctx, AcquireTimeout and
+// Close.
+func (p *Pool[T]) acquireSlow(ctx context.Context) (*Conn[T], error) {
+	p.stats.waiting.Add(1)
+	defer p.stats.waiting.Add(-1)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(p.base, func() { cancel(ErrClosed) })
+	defer stop()
+	if p.cfg.AcquireTimeout > 0 {
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+		defer cancelTimeout()
+	}
+	for {
+		res, err := p.pp.Acquire(ctx)
+		if err != nil {
+			return nil, p.acquireError(ctx, err)
+		}
+		if c := p.checkout(ctx, res); c != nil {
+			return c, nil
+		}
+	}
+}
+
+// acquireError turns puddle's error into the one Acquire returns.
+func (p *Pool[T]) acquireError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, puddle.ErrClosedPool) || errors.Is(context.Cause(ctx), ErrClosed):
+		return ErrClosed
+	case isContextErr(err) && ctx.Err() != nil:
+		if errors.Is(err, context.DeadlineExceeded) {
+			p.stats.timeouts.Add(1)
+		}
+		return &AcquireError{Pool: p.cfg.Name, Err: err, Stats: p.Stats()}
+	}
+	return err // a dial error, already naming the pool
+}
+
+// TryAcquire borrows an idle connection if one is ready at once, and
+// returns ErrNotAvailable otherwise, without waiting. When the pool has room,
+// a dial is started in the background so that a later call finds one. ctx is
+// used only for the ping of a connection idle longer than PingAfterIdle.
+func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
+	for {
+		if p.closed.Load() {
+			return nil, ErrClosed
+		}
+		res, err := p.pp.TryAcquire(p.base)
+		switch {
+		case errors.Is(err, puddle.ErrNotAvailable):
+			return nil, ErrNotAvailable
+		case err != nil:
+			return nil, ErrClosed
+		}
+		if c := p.checkout(ctx, res); c != nil {
+			return c, nil
+		}
+	}
+}
+
+// checkout turns an acquired resource into a borrow, or destroys it and
+// returns nil when it is past a limit or fails its ping.
+func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]]) *Conn[T] {
+	e := res.Value()
+	now := monotime()
+	switch {
+	case e.expired(now):
+		p.destroy(res, reasonLifetime)
+		return nil
+	case enabled(p.cfg.MaxIdleTime) && now-e.lastUsed > int64(p.cfg.MaxIdleTime):
+		p.destroy(res, reasonIdle)
+		return nil
+	case p.needsPing(e, now):
+		if err := p.ping(ctx, e); err != nil {
+			p.log.Debug("destroyed a connection that failed its ping on acquire", "err", err)
+			p.destroy(res, reasonPing)
+			return nil
+		}
+		now = monotime()
+	}
+	c := &Conn[T]{pool: p, res: res, e: e, id: p.nextID.Add(1), label: labelOf(ctx), since: now}
+	e.conn.Store(c)
+	// Close sets closed, then counts the borrows: either it counts this one,
+	// or this sees closed and gives the connection up.
+	if p.closed.Load() {
+		if c.state.CompareAndSwap(stateBorrowed, stateReturned) { // else Close took it
+			e.conn.Store(nil)
+			p.destroy(res, reasonClose)
+			p.notifyReturned()
+		}
+		return nil
+	}
+	return c
+}
+
+// With borrows a connection, calls fn with it, and gives it back on every
+// path: released when fn returns nil or an ordinary error; destroyed when fn
+// returns an error that Config.IsBroken reports as broken or a context error
+// (the connection may be mid-request), or when fn panics (the panic goes
+// on). It returns Acquire's error or fn's.
+func (p *Pool[T]) With(ctx context.Context, fn func(ctx context.Context, v T) error) (err error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok || (err != nil && (p.cfg.IsBroken(err) || isContextErr(err))) {
+			c.Destroy()
+			return
+		}
+		c.Release()
+	}()
+	err = fn(ctx, c.e.value)
+	ok = true
+	return err
+}
+
+// release takes back a connection its borrower released.
+func (p *Pool[T]) release(c *Conn[T]) {
+	e := c.e
+	e.conn.Store(nil)
+	defer p.notifyReturned()
+	now := monotime()
+	if e.expired(now) {
+		p.destroy(c.res, reasonLifetime)
+		return
+	}
+	if c.dirty.Load() || (p.cfg.Dirty != nil && p.cfg.Dirty(e.value)) {
+		p.resetAsync(c.res)
+		return
+	}
+	e.lastUsed = now
+	c.res.ReleaseUnused()
+}
+
+// destroy closes the connection of res in the background and frees its slot.
+func (p *Pool[T]) destroy(res *puddle.Resource[*entry[T]], why destroyReason) {
+	res.Value().reason = why
+	res.Destroy()
+}
+
+// destruct is puddle's destructor: it runs on a goroutine of puddle's for
+// every connection that leaves the pool.
+func (p *Pool[T]) destruct(e *entry[T]) {
+	p.mu.Lock()
+	delete(p.entries, e)
+	p.mu.Unlock()
+	p.stats.destroyed[e.reason].Add(1)
+	if p.cfg.Close != nil {
+		if err := p.cfg.Close(e.value); err != nil {
+			p.log.Debug("closing a destroyed connection failed", "err", err)
+		}
+	}
+	p.wakeMaintainer()
+}
+
+// notifyReturned tells a Close that is waiting that a borrow ended.
+func (p *Pool[T]) notifyReturned() {
+	if p.closed.Load() {
+		select {
+		case p.returned <- struct{}{}:
+		default:
+		}
+	}
+}
