@@ -25,18 +25,43 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 	p.closing = true
 	p.closed.Store(true)
 	p.mu.Unlock()
-	p.cancel() // wakes waiters; ends dials, pings and resets
+	p.cancel() // ends dials, pings and resets
 	close(p.stop)
 
+	p.detachBorrowed()
+	p.wg.Wait() // the maintainer and the resets
 	err := p.waitReturned(ctx)
-	p.wg.Wait()
-	p.pp.Close()
+	p.pp.Close() // destroys the idle connections, waits for every destructor
 	close(p.done)
 	return err
 }
 
-// waitReturned waits until nothing is borrowed or ctx ends, then destroys
-// what is still borrowed and returns an error naming the holders.
+// detachBorrowed takes the borrowed connections out of puddle, which frees
+// their slots: the callers waiting in Acquire get one each, find the pool
+// closed and return ErrClosed. The borrowers keep their connections; the
+// pool closes each when it is given back, or at Close's deadline.
+func (p *Pool[T]) detachBorrowed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for e := range p.entries {
+		if c := e.conn.Load(); c != nil && c.state.CompareAndSwap(stateBorrowed, stateDetached) {
+			c.res.Hijack()
+		}
+	}
+}
+
+// closeDetached closes the connection of a detached handle that has just
+// left the detached state, on the calling goroutine, then tells Close.
+func (p *Pool[T]) closeDetached(c *Conn[T], why destroyReason) {
+	e := c.e
+	e.conn.Store(nil)
+	e.reason = why
+	p.destruct(e)
+	p.notifyReturned()
+}
+
+// waitReturned waits until nothing is borrowed or ctx ends, then closes what
+// is still borrowed and returns an error naming the holders.
 func (p *Pool[T]) waitReturned(ctx context.Context) error {
 	for {
 		if p.Stats().Borrowed == 0 {
@@ -56,14 +81,13 @@ func (p *Pool[T]) waitReturned(ctx context.Context) error {
 	}
 }
 
-// revokeBorrowed destroys the connections still borrowed, taking them from
+// revokeBorrowed closes the connections still borrowed, taking them from
 // their borrowers, and returns who held them.
 func (p *Pool[T]) revokeBorrowed() []Borrow {
 	var held []*Conn[T]
 	p.mu.Lock()
 	for e := range p.entries {
-		if c := e.conn.Load(); c != nil && c.state.CompareAndSwap(stateBorrowed, stateRevoked) {
-			e.conn.Store(nil)
+		if c := e.conn.Load(); c != nil && c.state.CompareAndSwap(stateDetached, stateRevoked) {
 			held = append(held, c)
 		}
 	}
@@ -71,7 +95,7 @@ func (p *Pool[T]) revokeBorrowed() []Borrow {
 	out := make([]Borrow, len(held))
 	for i, c := range held {
 		out[i] = c.borrow()
-		p.destroy(c.res, reasonClose)
+		p.closeDetached(c, reasonClose)
 	}
 	sortBorrows(out)
 	return out

@@ -59,10 +59,14 @@ func newEntry[T any](v T, now int64, lifetime, jitter time.Duration) *entry[T] {
 
 func (e *entry[T]) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
 
-// Handle states.
+// Handle states. A handle moves from borrowed to returned when its borrower
+// gives it back. Close detaches the borrowed ones from puddle (to free their
+// slots for the waiters it wakes), after which the pool closes them itself
+// when they come back, or revokes them at Close's deadline.
 const (
 	stateBorrowed uint32 = iota
-	stateReturned        // released or destroyed by the borrower
+	stateReturned        // given back by the borrower: Release or Destroy
+	stateDetached        // borrowed still, but out of puddle since Close started
 	stateRevoked         // destroyed by Close while still borrowed
 )
 
@@ -112,20 +116,38 @@ func (c *Conn[T]) MarkDirty() { c.dirty.Store(true) }
 // the connection is dirty, the reset runs in the background before the
 // connection is idle again. Calls after the first Release or Destroy do
 // nothing.
-func (c *Conn[T]) Release() {
-	if c.state.CompareAndSwap(stateBorrowed, stateReturned) {
-		c.pool.release(c)
-	}
-}
+func (c *Conn[T]) Release() { c.giveBack(true, 0) }
 
 // Destroy gives the connection back to be closed, not reused: call it when
 // the connection is broken or in an unknown state. Calls after the first
 // Release or Destroy do nothing.
-func (c *Conn[T]) Destroy() {
-	if c.state.CompareAndSwap(stateBorrowed, stateReturned) {
-		c.e.conn.Store(nil)
-		c.pool.destroy(c.res, reasonBroken)
-		c.pool.notifyReturned()
+func (c *Conn[T]) Destroy() { c.giveBack(false, reasonBroken) }
+
+// giveBack ends the borrow, once: the first call wins. It releases the
+// connection for reuse when reuse is set, else destroys it for reason why.
+func (c *Conn[T]) giveBack(reuse bool, why destroyReason) {
+	for {
+		switch state := c.state.Load(); state {
+		case stateBorrowed:
+			if !c.state.CompareAndSwap(state, stateReturned) {
+				continue
+			}
+			if reuse {
+				c.pool.release(c)
+			} else {
+				c.e.conn.Store(nil)
+				c.pool.destroy(c.res, why)
+				c.pool.notifyReturned()
+			}
+			return
+		case stateDetached: // Close has started: the pool closes it itself
+			if c.state.CompareAndSwap(state, stateReturned) {
+				c.pool.closeDetached(c, reasonClose)
+			}
+			return
+		default:
+			return
+		}
 	}
 }
 

@@ -19,6 +19,9 @@ func (p *Pool[T]) construct(ctx context.Context) (*entry[T], error) {
 	if ctx.Value(noDialKey{}) != nil {
 		return nil, errNoDial
 	}
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
 	wave, err := p.admitDial()
 	if err != nil {
 		return nil, err

@@ -400,3 +400,44 @@ func TestConcurrentDialFailuresCountOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseUnderLoad closes a pool while 32 goroutines borrow and return
+// from it: every Acquire either succeeds or gets ErrClosed, every borrow is
+// given back, and nothing stays open.
+func TestCloseUnderLoad(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		var b backend
+		cfg := b.config()
+		cfg.MaxSize = 3
+		cfg.Dirty = func(c *fconn) bool { return c.id%2 == 0 }
+		cfg.Reset = func(context.Context, *fconn) error { return nil }
+		p, _ := New(cfg)
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for {
+					c, err := p.Acquire(context.Background())
+					if errors.Is(err, ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Errorf("Acquire = %v, want success or ErrClosed", err)
+						return
+					}
+					c.Release()
+				}
+			})
+		}
+		waitFor(t, "some traffic", func() bool { return p.Stats().Acquires > 100 })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := p.Close(ctx); err != nil {
+			t.Errorf("Close under load = %v", err)
+		}
+		cancel()
+		wg.Wait()
+		if n := b.open.Load(); n != 0 {
+			t.Fatalf("%d connections open after Close", n)
+		}
+	}
+}

@@ -98,7 +98,10 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 // once instead of waiting for a dial of its own. After Close, it returns
 // ErrClosed.
 func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
-	for {
+	// With callers already waiting, the fast path cannot succeed (puddle's
+	// semaphore serves waiters first): skip it rather than contend for its
+	// lock.
+	for p.stats.waiting.Load() == 0 {
 		if p.closed.Load() {
 			return nil, ErrClosed
 		}
@@ -117,21 +120,21 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 	return p.acquireSlow(ctx)
 }
 
-// acquireSlow waits for a connection, bounded by ctx, AcquireTimeout and
-// Close.
+// acquireSlow waits for a connection, bounded by ctx and AcquireTimeout.
+// Close wakes it by freeing the slots of the borrowed connections (see
+// detachBorrowed), so waiting costs nothing beyond puddle's own wait.
 func (p *Pool[T]) acquireSlow(ctx context.Context) (*Conn[T], error) {
 	p.stats.waiting.Add(1)
 	defer p.stats.waiting.Add(-1)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(p.base, func() { cancel(ErrClosed) })
-	defer stop()
 	if p.cfg.AcquireTimeout > 0 {
-		var cancelTimeout context.CancelFunc
-		ctx, cancelTimeout = context.WithTimeout(ctx, p.cfg.AcquireTimeout)
-		defer cancelTimeout()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+		defer cancel()
 	}
 	for {
+		if p.closed.Load() {
+			return nil, ErrClosed
+		}
 		res, err := p.pp.Acquire(ctx)
 		if err != nil {
 			return nil, p.acquireError(ctx, err)
@@ -145,7 +148,7 @@ func (p *Pool[T]) acquireSlow(ctx context.Context) (*Conn[T], error) {
 // acquireError turns puddle's error into the one Acquire returns.
 func (p *Pool[T]) acquireError(ctx context.Context, err error) error {
 	switch {
-	case errors.Is(err, puddle.ErrClosedPool) || errors.Is(context.Cause(ctx), ErrClosed):
+	case errors.Is(err, puddle.ErrClosedPool) || p.closed.Load():
 		return ErrClosed
 	case isContextErr(err) && ctx.Err() != nil:
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -203,11 +206,7 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 	// Close sets closed, then counts the borrows: either it counts this one,
 	// or this sees closed and gives the connection up.
 	if p.closed.Load() {
-		if c.state.CompareAndSwap(stateBorrowed, stateReturned) { // else Close took it
-			e.conn.Store(nil)
-			p.destroy(res, reasonClose)
-			p.notifyReturned()
-		}
+		c.giveBack(false, reasonClose) // from borrowed, or detached if Close got to it
 		return nil
 	}
 	return c
