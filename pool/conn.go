@@ -40,6 +40,7 @@ type entry[T any] struct {
 	lastUsed   int64 // monotime of the last release
 	lastPinged int64 // monotime of the last successful ping
 	reason     destroyReason
+	slab       *handleSlab[T] // handles for the next borrows
 
 	conn atomic.Pointer[Conn[T]] // the borrower's handle, nil when not borrowed
 }
@@ -149,6 +150,25 @@ func (c *Conn[T]) giveBack(reuse bool, why destroyReason) {
 			return
 		}
 	}
+}
+
+// handleSlab holds the next handles of one connection, so that a borrow
+// costs an allocation only once in 32. Each handle is still used for one
+// borrow only. A handle still referenced keeps its slab (about 3 KiB) alive.
+type handleSlab[T any] struct {
+	conns [32]Conn[T]
+	next  int
+}
+
+// newHandle returns a fresh, zero handle for a borrow of e. Only the
+// goroutine holding e's resource calls it, so it needs no lock.
+func (e *entry[T]) newHandle() *Conn[T] {
+	if e.slab == nil || e.slab.next == len(e.slab.conns) {
+		e.slab = new(handleSlab[T])
+	}
+	c := &e.slab.conns[e.slab.next]
+	e.slab.next++
+	return c
 }
 
 // borrow returns the Borrow record of c.

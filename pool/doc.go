@@ -59,13 +59,19 @@
 //
 // # Costs
 //
-// Acquire and Release of an idle connection take no allocation besides the
-// Conn handle (one small object per borrow, so that a late Release of an
-// old handle can never give back a connection someone else now holds), one
-// monotonic clock read each, and puddle's own lock. Stats, Borrowed and
-// Close walk the pool's connections under its lock: cheap, but not for a
-// hot path. A dirty release costs a goroutine and the reset's round trips,
-// off the releasing goroutine.
+// Acquire and Release of an idle connection cost puddle's own lock, one
+// monotonic clock read, and no allocation: the Conn handles of a connection
+// come 32 to a slab, and each is used for one borrow only, so that a late
+// Release of an old handle can never give back a connection someone else
+// now holds. (A handle kept referenced keeps its slab, about 3 KiB, alive.)
+// Release reads no clock, so a connection's idle time counts from when it
+// was last handed out. An Acquire that has to wait costs what puddle's wait
+// costs; Close wakes waiters by freeing the slots of the borrowed
+// connections, not through their contexts. Stats, Borrowed and Close walk
+// the pool's connections under its lock: cheap, but not for a hot path. A
+// dirty release costs a goroutine and the reset's round trips, off the
+// releasing goroutine. bench/RESULTS.md has the figures against puddle,
+// database/sql and others.
 //
 // # Using connections
 //

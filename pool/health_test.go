@@ -63,13 +63,13 @@ func TestExpiredConnectionNeverHandedOut(t *testing.T) {
 
 		c := mustAcquire(t, p)
 		first := c.Value()
-		time.Sleep(59 * time.Minute)
+		time.Sleep(59*time.Minute + 30*time.Second)
 		c.Release()
 		c = mustAcquire(t, p)
 		if c.Value() != first {
 			t.Fatal("a connection within its lifetime was replaced")
 		}
-		time.Sleep(2 * time.Minute) // past the lifetime while borrowed
+		time.Sleep(time.Minute) // past the lifetime while borrowed
 		if c.Value() != first {
 			t.Fatal("a borrowed connection was taken from its borrower")
 		}
@@ -131,6 +131,11 @@ func TestMaxIdleTime(t *testing.T) {
 		c1.Release()
 		time.Sleep(4 * time.Minute)
 		c2.Release()
+		c2 = mustAcquire(t, p) // the one released last: used again at 4m
+		if c2.Value() == c1.e.value {
+			t.Fatal("got the older idle connection first")
+		}
+		c2.Release()
 		time.Sleep(2*time.Minute + time.Second) // c1 idle 6m, c2 idle 2m
 		synctest.Wait()
 		if !c1.e.value.closed.Load() || c2.e.value.closed.Load() {
@@ -165,6 +170,17 @@ func TestPingOnAcquireAfterIdle(t *testing.T) {
 		c = mustAcquire(t, p)
 		if n := b.pings.Load(); n != 1 || c.Value() != first {
 			t.Fatalf("after 2s idle: %d pings, same connection %v; want 1 ping and the same connection", n, c.Value() == first)
+		}
+		c.Release()
+
+		// A borrow longer than PingAfterIdle: idle time counts from the
+		// hand-out, so the next Acquire checks the connection first.
+		c = mustAcquire(t, p)
+		time.Sleep(2 * time.Second)
+		c.Release()
+		c = mustAcquire(t, p)
+		if n := b.pings.Load(); n != 2 {
+			t.Fatalf("after a 2s borrow: %d pings, want 2", n)
 		}
 		c.Release()
 
