@@ -18,7 +18,7 @@ import (
 
 // conn is the pooled value: trivial and in memory, so that the benchmarks
 // measure the pools and nothing else.
-type conn struct{ id int }
+type conn struct{ _ int }
 
 var poolScenarios = []struct{ size, goroutines int }{
 	{8, 2},  // uncontended: more connections than borrowers
