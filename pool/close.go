@@ -44,17 +44,22 @@ func (p *Pool[T]) detachBorrowed() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for e := range p.entries {
-		if c := e.conn.Load(); c != nil && c.state.CompareAndSwap(stateBorrowed, stateDetached) {
-			c.res.Hijack()
+		for {
+			b := e.borrow.Load()
+			if b == 0 || b&borrowDetached != 0 {
+				break
+			}
+			if e.borrow.CompareAndSwap(b, b|borrowDetached) {
+				e.res.Hijack()
+				break
+			}
 		}
 	}
 }
 
-// closeDetached closes the connection of a detached handle that has just
-// left the detached state, on the calling goroutine, then tells Close.
-func (p *Pool[T]) closeDetached(c *Conn[T], why destroyReason) {
-	e := c.e
-	e.conn.Store(nil)
+// closeDetached closes the connection of e, detached from puddle by Close,
+// whose borrow has just ended, on the calling goroutine, then tells Close.
+func (p *Pool[T]) closeDetached(e *entry[T], why destroyReason) {
 	e.reason = why
 	p.destruct(e)
 	p.notifyReturned()
@@ -81,21 +86,28 @@ func (p *Pool[T]) waitReturned(ctx context.Context) error {
 	}
 }
 
-// revokeBorrowed closes the connections still borrowed, taking them from
-// their borrowers, and returns who held them.
+// revokeBorrowed ends the borrows still in progress, closing their
+// connections under their borrowers, and returns who held them.
 func (p *Pool[T]) revokeBorrowed() []Borrow {
-	var held []*Conn[T]
+	var held []*entry[T]
+	var out []Borrow
 	p.mu.Lock()
 	for e := range p.entries {
-		if c := e.conn.Load(); c != nil && c.state.CompareAndSwap(stateDetached, stateRevoked) {
-			held = append(held, c)
+		for {
+			b := e.borrow.Load()
+			if b&borrowDetached == 0 {
+				break // not borrowed, or borrowed after detachBorrowed: it gives up itself
+			}
+			rec := p.borrowRecord(e, b&borrowIDMask)
+			if e.borrow.CompareAndSwap(b, 0) {
+				held, out = append(held, e), append(out, rec)
+				break
+			}
 		}
 	}
 	p.mu.Unlock()
-	out := make([]Borrow, len(held))
-	for i, c := range held {
-		out[i] = c.borrow()
-		p.closeDetached(c, reasonClose)
+	for _, e := range held {
+		p.closeDetached(e, reasonClose)
 	}
 	sortBorrows(out)
 	return out

@@ -126,6 +126,11 @@ type Config[T any] struct {
 	// reused. Nil means IsBroken, this package's default.
 	IsBroken func(error) bool
 
+	// Leak configures reports of borrows held too long or never returned:
+	// see LeakConfig. The zero value records labels and ages and finds
+	// dropped handles, and reports no borrow for its age.
+	Leak LeakConfig
+
 	// Logger receives the pool's log lines: dial failures and recoveries,
 	// connections destroyed by a failed ping or reset, Close with borrows
 	// outstanding. Nil means no logging.
@@ -171,6 +176,9 @@ func (cfg Config[T]) withDefaults() (Config[T], error) {
 	defaultTo(&cfg.PingAfterIdle, DefaultPingAfterIdle)
 	if cfg.IsBroken == nil {
 		cfg.IsBroken = IsBroken
+	}
+	if err := cfg.Leak.validate(cfg.Logger); err != nil {
+		return cfg, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -2,8 +2,10 @@ package pool
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/jackc/puddle/v2"
 )
@@ -27,22 +29,41 @@ const (
 	reasonPing
 	reasonReset
 	reasonBroken
+	reasonDropped
 	numReasons
 )
 
-// entry is one connection of the pool, the value puddle manages. Its fields
-// other than conn are only touched by whoever holds the puddle resource: the
-// borrower, the sweep or a reset, each handing over through puddle's lock.
+// The borrow word of an entry: the ID of the borrow in progress (0 when the
+// connection is not borrowed) and two flags. Whoever swaps it from a borrow
+// to 0 ends that borrow: its holder's Release or Destroy, Close at its
+// deadline, or the cleanup of a dropped handle. IDs are unique in a pool, so
+// a stale handle never matches a later borrow.
+const (
+	borrowReported = 1 << 62 // reported as a leak: its return is reported too
+	borrowDetached = 1 << 63 // out of puddle since Close started
+	borrowIDMask   = borrowReported - 1
+)
+
+// entry is one connection of the pool, the value puddle manages. The plain
+// fields are only touched by whoever holds the puddle resource (a borrower
+// during checkout and release, the sweep, a reset), each handing over
+// through puddle's lock. The atomic fields describe the borrow in progress
+// and are read by anyone.
 type entry[T any] struct {
 	value      T
-	created    int64 // monotime of the dial
-	expires    int64 // monotime past which it is retired; 0: never
-	lastUsed   int64 // monotime of the last release
-	lastPinged int64 // monotime of the last successful ping
+	res        *puddle.Resource[*entry[T]] // set at the first checkout, then fixed
+	created    int64                       // monotime of the dial
+	expires    int64                       // monotime past which it is retired; 0: never
+	lastUsed   int64                       // monotime of the last hand-out or check
+	lastPinged int64                       // monotime of the last successful ping
 	reason     destroyReason
-	slab       *handleSlab[T] // handles for the next borrows
+	slab       weak.Pointer[handleSlab[T]] // where the next handles come from
+	slabIDs    *slabIDs                    // the borrow IDs of slab's handles
 
-	conn atomic.Pointer[Conn[T]] // the borrower's handle, nil when not borrowed
+	borrow atomic.Uint64             // see borrowReported
+	since  atomic.Int64              // monotime of the hand-out
+	label  atomic.Pointer[string]    // from WithLabel, or nil
+	stack  atomic.Pointer[stackInfo] // the acquisition stack, or nil
 }
 
 // newEntry makes the entry of a connection dialed at now, fixing its
@@ -60,17 +81,6 @@ func newEntry[T any](v T, now int64, lifetime, jitter time.Duration) *entry[T] {
 
 func (e *entry[T]) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
 
-// Handle states. A handle moves from borrowed to returned when its borrower
-// gives it back. Close detaches the borrowed ones from puddle (to free their
-// slots for the waiters it wakes), after which the pool closes them itself
-// when they come back, or revokes them at Close's deadline.
-const (
-	stateBorrowed uint32 = iota
-	stateReturned        // given back by the borrower: Release or Destroy
-	stateDetached        // borrowed still, but out of puddle since Close started
-	stateRevoked         // destroyed by Close while still borrowed
-)
-
 // Conn is a borrowed connection. Get the connection with Value, and give it
 // back with Release, or with Destroy when it is broken. Release and Destroy
 // are idempotent and the first call wins, so
@@ -81,28 +91,24 @@ const (
 //
 // is always safe, even after an explicit Destroy. A Conn is a handle for one
 // borrow: it is not reused for the next one, so a late Release never gives
-// back someone else's connection. Apart from Release and Destroy, a Conn is
-// for one goroutine at a time.
+// back someone else's connection. A Conn dropped without Release is found
+// when the garbage collector reclaims it, reported, and its connection
+// destroyed so the pool gets its slot back; see LeakConfig. Apart from
+// Release and Destroy, a Conn is for one goroutine at a time.
 type Conn[T any] struct {
 	pool  *Pool[T]
-	res   *puddle.Resource[*entry[T]]
 	e     *entry[T]
 	id    uint64
-	label string
-	since int64 // monotime of the acquire
-	state atomic.Uint32
 	dirty atomic.Bool
 }
 
-// Value returns the connection. It panics if called after Release or
-// Destroy, or after Close destroyed the connection: a connection given back
-// may already belong to another borrower.
+// Value returns the connection. It panics if called after the borrow ended:
+// after Release or Destroy, or after the pool's Close destroyed the
+// connection. A connection given back may already belong to another
+// borrower.
 func (c *Conn[T]) Value() T {
-	switch c.state.Load() {
-	case stateReturned:
-		panic("pool: Conn.Value called after Release or Destroy")
-	case stateRevoked:
-		panic("pool: Conn.Value called after the pool's Close destroyed the connection")
+	if c.e.borrow.Load()&borrowIDMask != c.id {
+		panic("pool: Conn.Value called after the borrow ended (Release, Destroy, or the pool's Close)")
 	}
 	return c.e.value
 }
@@ -117,61 +123,42 @@ func (c *Conn[T]) MarkDirty() { c.dirty.Store(true) }
 // the connection is dirty, the reset runs in the background before the
 // connection is idle again. Calls after the first Release or Destroy do
 // nothing.
-func (c *Conn[T]) Release() { c.giveBack(true, 0) }
+func (c *Conn[T]) Release() { c.pool.giveBack(c.e, c.id, true, 0, c.dirty.Load()) }
 
 // Destroy gives the connection back to be closed, not reused: call it when
 // the connection is broken or in an unknown state. Calls after the first
 // Release or Destroy do nothing.
-func (c *Conn[T]) Destroy() { c.giveBack(false, reasonBroken) }
-
-// giveBack ends the borrow, once: the first call wins. It releases the
-// connection for reuse when reuse is set, else destroys it for reason why.
-func (c *Conn[T]) giveBack(reuse bool, why destroyReason) {
-	for {
-		switch state := c.state.Load(); state {
-		case stateBorrowed:
-			if !c.state.CompareAndSwap(state, stateReturned) {
-				continue
-			}
-			if reuse {
-				c.pool.release(c)
-			} else {
-				c.e.conn.Store(nil)
-				c.pool.destroy(c.res, why)
-				c.pool.notifyReturned()
-			}
-			return
-		case stateDetached: // Close has started: the pool closes it itself
-			if c.state.CompareAndSwap(state, stateReturned) {
-				c.pool.closeDetached(c, reasonClose)
-			}
-			return
-		default:
-			return
-		}
-	}
-}
+func (c *Conn[T]) Destroy() { c.pool.giveBack(c.e, c.id, false, reasonBroken, false) }
 
 // handleSlab holds the next handles of one connection, so that a borrow
-// costs an allocation only once in 32. Each handle is still used for one
-// borrow only. A handle still referenced keeps its slab (about 3 KiB) alive.
+// costs an allocation only once in 32. Each handle is used for one borrow
+// only. The entry holds its slab weakly: when every handle of a slab is
+// unreachable, the slab's cleanup checks whether one of them was dropped
+// while still borrowed (see slabIDs.collected).
 type handleSlab[T any] struct {
 	conns [32]Conn[T]
 	next  int
 }
 
-// newHandle returns a fresh, zero handle for a borrow of e. Only the
-// goroutine holding e's resource calls it, so it needs no lock.
-func (e *entry[T]) newHandle() *Conn[T] {
-	if e.slab == nil || e.slab.next == len(e.slab.conns) {
-		e.slab = new(handleSlab[T])
-	}
-	c := &e.slab.conns[e.slab.next]
-	e.slab.next++
-	return c
+// slabIDs records which borrows a slab's handles were for. It is the
+// argument of the slab's cleanup, so it must not point to the slab.
+type slabIDs struct {
+	ids [32]atomic.Uint64
 }
 
-// borrow returns the Borrow record of c.
-func (c *Conn[T]) borrow() Borrow {
-	return Borrow{ID: c.id, Pool: c.pool.cfg.Name, Label: c.label, Since: wallTime(c.since)}
+// newHandle returns the handle for borrow id of e. Only the goroutine
+// holding e's resource calls it, so it needs no lock.
+func (p *Pool[T]) newHandle(e *entry[T], id uint64) *Conn[T] {
+	s := e.slab.Value()
+	if s == nil || s.next == len(s.conns) {
+		s = new(handleSlab[T])
+		e.slab = weak.Make(s)
+		e.slabIDs = new(slabIDs)
+		runtime.AddCleanup(s, p.slabCollected(e), e.slabIDs)
+	}
+	e.slabIDs.ids[s.next].Store(id)
+	c := &s.conns[s.next]
+	s.next++
+	c.pool, c.e, c.id = p, e, id
+	return c
 }

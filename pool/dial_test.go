@@ -327,7 +327,7 @@ func TestCloseNamesHoldersAtDeadline(t *testing.T) {
 	unlabeled.Destroy()
 	func() {
 		defer func() {
-			want := "pool: Conn.Value called after the pool's Close destroyed the connection"
+			want := "pool: Conn.Value called after the borrow ended (Release, Destroy, or the pool's Close)"
 			if r := recover(); r != want {
 				t.Errorf("Value after Close destroyed it: panic %v", r)
 			}

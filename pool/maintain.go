@@ -16,6 +16,12 @@ func (p *Pool[T]) maintain() {
 		defer t.Stop()
 		tick = t.C
 	}
+	var leakTick <-chan time.Time
+	if p.cfg.Leak.Threshold > 0 {
+		t := time.NewTicker(p.leakCheckPeriod())
+		defer t.Stop()
+		leakTick = t.C
+	}
 	retry := time.NewTimer(0) // fires at once: the first fill
 	defer retry.Stop()
 	for {
@@ -24,6 +30,9 @@ func (p *Pool[T]) maintain() {
 			return
 		case <-tick:
 			p.sweep()
+		case <-leakTick:
+			p.sweepLeaks()
+			continue
 		case <-p.refill:
 		case <-retry.C:
 		}

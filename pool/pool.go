@@ -78,7 +78,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	if cfg.MinIdle > 0 || enabled(cfg.HealthCheckPeriod) {
+	if cfg.MinIdle > 0 || enabled(cfg.HealthCheckPeriod) || cfg.Leak.Threshold > 0 {
 		p.wg.Add(1)
 		go p.maintain()
 	}
@@ -186,6 +186,9 @@ func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
 // returns nil when it is past a limit or fails its ping.
 func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]]) *Conn[T] {
 	e := res.Value()
+	if e.res == nil {
+		e.res = res // fixed from now on, and published by the borrow word
+	}
 	now := monotime()
 	switch {
 	case e.expired(now):
@@ -202,14 +205,14 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 		}
 		now = monotime()
 	}
-	c := e.newHandle()
-	c.pool, c.res, c.e = p, res, e
-	c.id, c.label, c.since = p.nextID.Add(1), labelOf(ctx), now
-	e.conn.Store(c)
-	// Close sets closed, then counts the borrows: either it counts this one,
+	id := p.nextID.Add(1)
+	p.recordBorrow(ctx, e, id, now)
+	c := p.newHandle(e, id)
+	e.borrow.Store(id)
+	// Close sets closed, then looks at the borrows: either it sees this one,
 	// or this sees closed and gives the connection up.
 	if p.closed.Load() {
-		c.giveBack(false, reasonClose) // from borrowed, or detached if Close got to it
+		p.giveBack(e, id, false, reasonClose, false)
 		return nil
 	}
 	return c
@@ -238,6 +241,37 @@ func (p *Pool[T]) With(ctx context.Context, fn func(ctx context.Context, v T) er
 	return err
 }
 
+// giveBack ends borrow id of e if it is still in progress, so that the
+// first Release or Destroy of a handle wins and a stale one does nothing:
+// the connection is released for reuse when reuse is set, else destroyed for
+// reason why. dirty is the borrower's MarkDirty.
+func (p *Pool[T]) giveBack(e *entry[T], id uint64, reuse bool, why destroyReason, dirty bool) {
+	for {
+		b := e.borrow.Load()
+		if b&borrowIDMask != id {
+			return // ended already
+		}
+		if !e.borrow.CompareAndSwap(b, 0) {
+			continue // a flag changed under us
+		}
+		// The borrow is over, but the resource is still ours: the record in
+		// e is still this borrow's until the resource goes back to puddle.
+		if b&borrowReported != 0 {
+			p.reportLeak(p.borrowRecord(e, id), LeakReturned)
+		}
+		switch {
+		case b&borrowDetached != 0:
+			p.closeDetached(e, reasonClose)
+		case reuse:
+			p.release(e, dirty)
+		default:
+			p.destroy(e.res, why)
+			p.notifyReturned()
+		}
+		return
+	}
+}
+
 // releaseCheckWindow: Release checks a connection's lifetime against the
 // clock only if it ends within this long after the borrow began.
 const releaseCheckWindow = time.Minute
@@ -251,20 +285,19 @@ const releaseCheckWindow = time.Minute
 // next use), and only a connection whose lifetime ends within
 // releaseCheckWindow of its hand-out is checked here; any other is retired
 // by the next Acquire or sweep, never handed out.
-func (p *Pool[T]) release(c *Conn[T]) {
-	e := c.e
-	e.conn.Store(nil)
+func (p *Pool[T]) release(e *entry[T], dirty bool) {
 	defer p.notifyReturned()
-	if e.expires != 0 && e.expires-c.since < int64(releaseCheckWindow) && e.expired(monotime()) {
-		p.destroy(c.res, reasonLifetime)
+	since := e.since.Load()
+	if e.expires != 0 && e.expires-since < int64(releaseCheckWindow) && e.expired(monotime()) {
+		p.destroy(e.res, reasonLifetime)
 		return
 	}
-	if c.dirty.Load() || (p.cfg.Dirty != nil && p.cfg.Dirty(e.value)) {
-		p.resetAsync(c.res)
+	if dirty || (p.cfg.Dirty != nil && p.cfg.Dirty(e.value)) {
+		p.resetAsync(e.res)
 		return
 	}
-	e.lastUsed = c.since
-	c.res.ReleaseUnused()
+	e.lastUsed = since
+	e.res.ReleaseUnused()
 }
 
 // destroy closes the connection of res in the background and frees its slot.

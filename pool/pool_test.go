@@ -234,7 +234,7 @@ func TestValueAfterReleasePanics(t *testing.T) {
 	c := mustAcquire(t, p)
 	c.Release()
 	defer func() {
-		if r := recover(); r != "pool: Conn.Value called after Release or Destroy" {
+		if r := recover(); r != "pool: Conn.Value called after the borrow ended (Release, Destroy, or the pool's Close)" {
 			t.Errorf("panic = %v", r)
 		}
 	}()

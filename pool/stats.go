@@ -57,12 +57,13 @@ type DestroyStats struct {
 	Ping     int64 // failed a ping
 	Reset    int64 // failed a reset, or dirty with no Config.Reset
 	Broken   int64 // destroyed by the borrower (Conn.Destroy, or With on a broken error)
+	Dropped  int64 // its handle was dropped without Release (see LeakDropped)
 	Close    int64 // by Close
 }
 
 // Total returns the number destroyed for any reason.
 func (d DestroyStats) Total() int64 {
-	return d.Idle + d.Lifetime + d.Ping + d.Reset + d.Broken + d.Close
+	return d.Idle + d.Lifetime + d.Ping + d.Reset + d.Broken + d.Dropped + d.Close
 }
 
 // Inspector is what tools need of a pool, whatever its connection type:
@@ -114,12 +115,13 @@ func (p *Pool[T]) Stats() Stats {
 	d := &p.stats.destroyed
 	s.Destroyed = DestroyStats{
 		Idle: d[reasonIdle].Load(), Lifetime: d[reasonLifetime].Load(), Ping: d[reasonPing].Load(),
-		Reset: d[reasonReset].Load(), Broken: d[reasonBroken].Load(), Close: d[reasonClose].Load(),
+		Reset: d[reasonReset].Load(), Broken: d[reasonBroken].Load(), Dropped: d[reasonDropped].Load(),
+		Close: d[reasonClose].Load(),
 	}
 	p.mu.Lock()
 	s.LastDialError = p.lastDialErr
 	for e := range p.entries {
-		if e.conn.Load() != nil {
+		if e.borrow.Load() != 0 {
 			s.Borrowed++
 		}
 	}
