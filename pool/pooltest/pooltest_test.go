@@ -169,7 +169,7 @@ func TestSnapshotFDsSeesTCPConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{
-		"tcp " + conn.LocalAddr().String() + " -> " + ln.Addr().String() + " ESTABLISHED":   false,
+		"tcp " + conn.LocalAddr().String() + " -> " + ln.Addr().String() + " ESTABLISHED": false,
 		"tcp " + ln.Addr().String() + " -> " + conn.LocalAddr().String() + " ESTABLISHED": false,
 	}
 	for _, fd := range leaked {
