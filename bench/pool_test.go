@@ -240,3 +240,47 @@ var errNotSupported = errors.New("bench: not supported")
 func (nopConn) Prepare(string) (driver.Stmt, error) { return nil, errNotSupported }
 func (nopConn) Close() error                        { return nil }
 func (nopConn) Begin() (driver.Tx, error)           { return nil, errNotSupported }
+
+// BenchmarkLeakTracking measures what leak tracking adds to a borrow:
+// StacksOff (labels, ages and dropped-handle detection only), StacksSampled
+// with SampleEvery 64, and StacksAlways. Compare with:
+//
+//	benchstat -col /Stacks results.txt
+func BenchmarkLeakTracking(b *testing.B) {
+	modes := []struct {
+		name string
+		leak pool.LeakConfig
+	}{
+		{"off", pool.LeakConfig{Stacks: pool.StacksOff}},
+		{"sampled64", pool.LeakConfig{Stacks: pool.StacksSampled, SampleEvery: 64}},
+		{"always", pool.LeakConfig{Stacks: pool.StacksAlways}},
+	}
+	for _, m := range modes {
+		b.Run("Size=8/Goroutines=2/Stacks="+m.name, func(b *testing.B) {
+			cfg := connkitConfig(8)
+			cfg.Leak = m.leak
+			cfg.Leak.Threshold = time.Minute // the sweep runs, as in production
+			p, err := pool.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			ctx := pool.WithLabel(context.Background(), "bench")
+			warm(b, 8, func() (func(), error) {
+				c, err := p.Acquire(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return c.Release, nil
+			})
+			runParallel(b, 2, func() {
+				c, err := p.Acquire(ctx)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				c.Release()
+			})
+		})
+	}
+}

@@ -131,19 +131,28 @@ func (c *Conn[T]) Release() { c.pool.giveBack(c.e, c.id, true, 0, c.dirty.Load()
 func (c *Conn[T]) Destroy() { c.pool.giveBack(c.e, c.id, false, reasonBroken, false) }
 
 // handleSlab holds the next handles of one connection, so that a borrow
-// costs an allocation only once in 32. Each handle is used for one borrow
+// costs an allocation only once in 64. Each handle is used for one borrow
 // only. The entry holds its slab weakly: when every handle of a slab is
 // unreachable, the slab's cleanup checks whether one of them was dropped
-// while still borrowed (see slabIDs.collected).
+// while still borrowed (see slabCollected).
 type handleSlab[T any] struct {
-	conns [32]Conn[T]
+	conns [64]Conn[T]
 	next  int
 }
 
-// slabIDs records which borrows a slab's handles were for. It is the
-// argument of the slab's cleanup, so it must not point to the slab.
+// slabIDs is the range of borrow IDs a slab's handles were for: a
+// connection's borrows take increasing IDs and its slabs are used in turn,
+// so the range is from the slab's first borrow to the first borrow of the
+// next slab. It is the argument of the slab's cleanup, so it must not point
+// to the slab.
 type slabIDs struct {
-	ids [32]atomic.Uint64
+	first uint64
+	next  atomic.Uint64 // the next slab's first ID; 0 while this one is in use
+}
+
+func (s *slabIDs) has(id uint64) bool {
+	next := s.next.Load()
+	return id >= s.first && (next == 0 || id < next)
 }
 
 // newHandle returns the handle for borrow id of e. Only the goroutine
@@ -152,11 +161,12 @@ func (p *Pool[T]) newHandle(e *entry[T], id uint64) *Conn[T] {
 	s := e.slab.Value()
 	if s == nil || s.next == len(s.conns) {
 		s = new(handleSlab[T])
-		e.slab = weak.Make(s)
-		e.slabIDs = new(slabIDs)
+		if e.slabIDs != nil {
+			e.slabIDs.next.Store(id)
+		}
+		e.slab, e.slabIDs = weak.Make(s), &slabIDs{first: id}
 		runtime.AddCleanup(s, p.slabCollected(e), e.slabIDs)
 	}
-	e.slabIDs.ids[s.next].Store(id)
 	c := &s.conns[s.next]
 	s.next++
 	c.pool, c.e, c.id = p, e, id

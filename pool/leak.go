@@ -29,7 +29,7 @@ const DefaultSampleEvery = 64
 // and finds dropped handles, but reports nothing while a borrow is held.
 //
 // Costs, on top of a borrow: a label, an age and dropped-handle detection
-// cost a few atomic stores and, once per 32 borrows of a connection, a
+// cost a few atomic stores and, once per 64 borrows of a connection, a
 // cleanup registration (runtime.AddCleanup), about 5 ns a borrow in all; a
 // captured stack costs a runtime.Callers of up to 32 frames and one
 // allocation, about 1 µs. Stacks are symbolized only when reported. The
@@ -173,13 +173,4 @@ func (p *Pool[T]) slabCollected(e *entry[T]) func(*slabIDs) {
 			return
 		}
 	}
-}
-
-func (s *slabIDs) has(id uint64) bool {
-	for i := range s.ids {
-		if s.ids[i].Load() == id {
-			return true
-		}
-	}
-	return false
 }
