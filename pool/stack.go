@@ -17,7 +17,7 @@ type stackInfo struct {
 }
 
 // captureStack records the stack of the goroutine acquiring a connection.
-// It costs a runtime.Callers and one allocation; the frames of this package's
+// It costs a runtime.Callers and two allocations; the frames of this package's
 // acquire path are dropped when the stack is symbolized.
 func captureStack() *stackInfo {
 	var buf [maxStackDepth]uintptr
