@@ -33,9 +33,8 @@ const DefaultSampleEvery = 64
 // cleanup registration (runtime.AddCleanup), about 5 ns a borrow in all; a
 // captured stack costs a runtime.Callers of up to 32 frames and two
 // allocations, about 0.3 µs (bench/RESULTS.md). Stacks are symbolized only
-// when reported. The
-// Threshold check runs in the pool's background goroutine, never on the
-// acquire path: there is no timer per borrow.
+// when reported. The Threshold check runs in the pool's background
+// goroutine, never on the acquire path: there is no timer per borrow.
 type LeakConfig struct {
 	// Threshold is how long a borrow may be held before it is reported as a
 	// leak: once, through OnLeak, as LeakHeld; and once more as LeakReturned
