@@ -32,8 +32,7 @@ func TestDialsFollowBackoffWhileDown(t *testing.T) {
 		b.down = errRefused
 		cfg := b.config()
 		cfg.NewBackOff = exactBackOff
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -108,8 +107,7 @@ func TestOneProbeDialAtATime(t *testing.T) {
 		b.down = errRefused
 		cfg := b.config()
 		cfg.NewBackOff = exactBackOff
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		if _, err := p.Acquire(context.Background()); !errors.Is(err, errRefused) {
 			t.Fatal(err)
@@ -145,8 +143,7 @@ func TestRecoverWithoutCallerSeeingDeadConnection(t *testing.T) {
 		cfg := b.config()
 		cfg.Ping = b.ping
 		cfg.PingAfterIdle = time.Second
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 		var conns []*Conn[*fconn]
 		for range 4 {
 			conns = append(conns, mustAcquire(t, p))
@@ -183,11 +180,7 @@ func TestMinIdle(t *testing.T) {
 		cfg := b.config()
 		cfg.MinIdle = 2
 		cfg.MaxSize = 3
-		p, err := New(cfg) // must not block on the held dials
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closePool(t, p)
+		p := newPool(t, cfg) // must not block on the held dials
 		synctest.Wait()
 		if s := p.Stats(); s.Constructing == 0 {
 			t.Fatalf("New did not start warming the pool: %+v", s)
@@ -226,8 +219,7 @@ func TestMinIdleWaitsOutDialBackoff(t *testing.T) {
 		cfg := b.config()
 		cfg.MinIdle = 1
 		cfg.NewBackOff = exactBackOff
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 		time.Sleep(time.Second) // dials at 0, 100, 300, 700ms
 		synctest.Wait()
 		if n := b.dials.Load(); n != 4 {
@@ -247,7 +239,7 @@ func TestCloseWakesWaitersAndRejectsAcquire(t *testing.T) {
 	var b backend
 	cfg := b.config()
 	cfg.MaxSize = 1
-	p, _ := New(cfg)
+	p := mustNew(t, cfg)
 	c := mustAcquire(t, p)
 	waiter := make(chan error)
 	go func() {
@@ -293,7 +285,7 @@ func TestCloseNamesHoldersAtDeadline(t *testing.T) {
 	var b backend
 	cfg := b.config()
 	cfg.Name = "users-db"
-	p, _ := New(cfg)
+	p := mustNew(t, cfg)
 	leaked, err := p.Acquire(WithLabel(context.Background(), "GET /users/{id}"))
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +335,7 @@ func TestCloseCancelsDials(t *testing.T) {
 	t.Parallel()
 	var b backend
 	b.hang = true
-	p, _ := New(b.config())
+	p := mustNew(t, b.config())
 	errc := make(chan error)
 	go func() {
 		_, err := p.Acquire(context.Background())
@@ -369,8 +361,7 @@ func TestConcurrentDialFailuresCountOnce(t *testing.T) {
 		b.hold, b.down = hold, errRefused
 		cfg := b.config()
 		cfg.NewBackOff = exactBackOff
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		errs := make(chan error, 3)
 		for range 3 {
@@ -412,7 +403,7 @@ func TestCloseUnderLoad(t *testing.T) {
 		cfg.MaxSize = 3
 		cfg.Dirty = func(c *fconn) bool { return c.id%2 == 0 }
 		cfg.Reset = func(context.Context, *fconn) error { return nil }
-		p, _ := New(cfg)
+		p := mustNew(t, cfg)
 		var wg sync.WaitGroup
 		for range 32 {
 			wg.Go(func() {

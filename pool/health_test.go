@@ -9,14 +9,6 @@ import (
 	"time"
 )
 
-// closePool closes p at the end of a synctest bubble and fails on error.
-func closePool(t *testing.T, p *Pool[*fconn]) {
-	t.Helper()
-	if err := p.Close(context.Background()); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-}
-
 func TestLifetimeJitterIsUniform(t *testing.T) {
 	t.Parallel()
 	const (
@@ -58,8 +50,7 @@ func TestExpiredConnectionNeverHandedOut(t *testing.T) {
 		cfg := b.config()
 		cfg.MaxLifetime = time.Hour
 		cfg.MaxIdleTime = -1
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c := mustAcquire(t, p)
 		first := c.Value()
@@ -97,8 +88,7 @@ func TestLifetimeEnforcedOnAcquireAndBySweep(t *testing.T) {
 		cfg.MaxLifetime = time.Hour
 		cfg.MaxIdleTime = -1
 		cfg.HealthCheckPeriod = 25 * time.Minute
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c := mustAcquire(t, p)
 		old := c.Value()
@@ -124,8 +114,7 @@ func TestMaxIdleTime(t *testing.T) {
 		cfg := b.config()
 		cfg.MaxIdleTime = 5 * time.Minute
 		cfg.HealthCheckPeriod = time.Minute
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c1, c2 := mustAcquire(t, p), mustAcquire(t, p)
 		c1.Release()
@@ -155,8 +144,7 @@ func TestPingOnAcquireAfterIdle(t *testing.T) {
 		cfg := b.config()
 		cfg.Ping = b.ping
 		cfg.PingAfterIdle = time.Second
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c := mustAcquire(t, p)
 		first := c.Value()
@@ -209,8 +197,7 @@ func TestSweepPingsIdleConnections(t *testing.T) {
 		cfg.PingAfterIdle = 30 * time.Second
 		cfg.HealthCheckPeriod = time.Minute
 		cfg.MaxIdleTime = -1
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c1, c2 := mustAcquire(t, p), mustAcquire(t, p)
 		c1.Release()
@@ -246,8 +233,7 @@ func TestResetOnlyWhenDirty(t *testing.T) {
 			c.resets.Add(1)
 			return nil
 		}
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c := mustAcquire(t, p)
 		conn := c.Value()
@@ -295,8 +281,7 @@ func TestMarkDirtyAndFailedReset(t *testing.T) {
 			}
 			return nil
 		}
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		c := mustAcquire(t, p)
 		conn := c.Value()
@@ -329,8 +314,7 @@ func TestDirtyWithoutResetIsDestroyed(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var b backend
-		p, _ := New(b.config())
-		defer closePool(t, p)
+		p := newPool(t, b.config())
 		c := mustAcquire(t, p)
 		c.MarkDirty()
 		c.Release()

@@ -69,8 +69,7 @@ func TestLeakReportedOnceThenReturned(t *testing.T) {
 		cfg := b.config()
 		cfg.Name = "orders"
 		cfg.Leak = LeakConfig{Threshold: time.Second, Stacks: StacksAlways, OnLeak: r.onLeak}
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 
 		quick := mustAcquire(t, p)
 		c := acquireForReport(t, p)
@@ -243,8 +242,7 @@ func TestDefaultOnLeakLogs(t *testing.T) {
 		cfg := b.config()
 		cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
 		cfg.Leak.Threshold = time.Second
-		p, _ := New(cfg)
-		defer closePool(t, p)
+		p := newPool(t, cfg)
 		c, _ := p.Acquire(WithLabel(context.Background(), "nightly report"))
 		time.Sleep(2 * time.Second)
 		synctest.Wait()

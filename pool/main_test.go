@@ -105,14 +105,22 @@ func (b *backend) config() Config[*fconn] {
 	}
 }
 
-// newPool returns a pool closed at the end of the test, which fails if Close
-// reports borrows still out.
-func newPool(t *testing.T, cfg Config[*fconn]) *Pool[*fconn] {
+// mustNew returns New(cfg), failing the test on error. The test closes it.
+func mustNew(t *testing.T, cfg Config[*fconn]) *Pool[*fconn] {
 	t.Helper()
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// newPool returns a pool closed at the end of the test, which fails if Close
+// reports borrows still out. In a synctest bubble, it is closed inside the
+// bubble.
+func newPool(t *testing.T, cfg Config[*fconn]) *Pool[*fconn] {
+	t.Helper()
+	p := mustNew(t, cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
