@@ -44,9 +44,9 @@ type GuardConfig[T comparable] struct {
 	NewBackOff func() backoff.BackOff
 
 	// OnStateChange, if not nil, is told of every change of state, in order
-	// and never concurrently, on the goroutine that caused the change (a
-	// caller of Get, Invalidate or Close, or the connect's goroutine) and with
-	// no lock held. It may call Get, State and Invalidate, but not Close:
+	// and never concurrently, with no lock held: on the goroutine that caused
+	// the change (a caller of Get, Invalidate or Close, or the connect's
+	// goroutine), or on one that is already delivering earlier changes. It may call Get, State and Invalidate, but not Close:
 	// Close waits until the change to StateClosed has been delivered. It
 	// should return quickly, as it delays the goroutine that delivers it.
 	OnStateChange func(from, to State)

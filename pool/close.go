@@ -31,7 +31,8 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 	p.detachBorrowed()
 	p.wg.Wait() // the maintainer and the resets
 	err := p.waitReturned(ctx)
-	p.pp.Close() // destroys the idle connections, waits for every destructor
+	p.detached.Wait() // the closes of the connections given back since detachBorrowed
+	p.pp.Close()      // destroys the idle connections, waits for every destructor
 	close(p.done)
 	return err
 }
@@ -50,6 +51,7 @@ func (p *Pool[T]) detachBorrowed() {
 				break
 			}
 			if e.borrow.CompareAndSwap(b, b|borrowDetached) {
+				p.detached.Add(1)
 				e.res.Hijack()
 				break
 			}
@@ -60,6 +62,7 @@ func (p *Pool[T]) detachBorrowed() {
 // closeDetached closes the connection of e, detached from puddle by Close,
 // whose borrow has just ended, on the calling goroutine, then tells Close.
 func (p *Pool[T]) closeDetached(e *entry[T], why destroyReason) {
+	defer p.detached.Done()
 	e.reason = why
 	p.destruct(e)
 	p.notifyReturned()

@@ -35,7 +35,9 @@ type Config[T any] struct {
 	// Dial opens a connection. It is required. It runs with a context that
 	// keeps the values of the acquiring caller's context but not its
 	// cancellation, bounded by ConnectTimeout and cancelled by Close, so a
-	// caller that gives up never wastes a dial others are waiting for.
+	// caller that gives up never wastes a dial others are waiting for. Its
+	// errors show in Stats.LastDialError, in AcquireError and in logs: they
+	// must not hold a secret (a DSN with its password, a token).
 	Dial func(ctx context.Context) (T, error)
 
 	// Close closes a connection the pool destroys. Nil means connections need
@@ -82,8 +84,11 @@ type Config[T any] struct {
 	ConnectTimeout time.Duration
 
 	// MaxIdleTime destroys a connection that has been idle this long, on
-	// acquire and in the background. Zero means DefaultMaxIdleTime (30m);
-	// negative means idle connections are never retired for idleness.
+	// acquire and in the background. Idle time counts from when the
+	// connection was last handed out (Release reads no clock), so one
+	// borrowed for longer than MaxIdleTime is retired when next acquired.
+	// Zero means DefaultMaxIdleTime (30m); negative means idle connections
+	// are never retired for idleness.
 	MaxIdleTime time.Duration
 
 	// MaxLifetime destroys a connection this long after it was dialed (plus

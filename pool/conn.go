@@ -123,12 +123,18 @@ func (c *Conn[T]) MarkDirty() { c.dirty.Store(true) }
 // the connection is dirty, the reset runs in the background before the
 // connection is idle again. Calls after the first Release or Destroy do
 // nothing.
-func (c *Conn[T]) Release() { c.pool.giveBack(c.e, c.id, true, 0, c.dirty.Load()) }
+func (c *Conn[T]) Release() {
+	c.pool.giveBack(c.e, c.id, true, 0, c.dirty.Load())
+	runtime.KeepAlive(c) // else its slab's cleanup could take it for dropped mid-release
+}
 
 // Destroy gives the connection back to be closed, not reused: call it when
 // the connection is broken or in an unknown state. Calls after the first
 // Release or Destroy do nothing.
-func (c *Conn[T]) Destroy() { c.pool.giveBack(c.e, c.id, false, reasonBroken, false) }
+func (c *Conn[T]) Destroy() {
+	c.pool.giveBack(c.e, c.id, false, reasonBroken, false)
+	runtime.KeepAlive(c)
+}
 
 // handleSlab holds the next handles of one connection, so that a borrow
 // costs an allocation only once in 64. Each handle is used for one borrow

@@ -28,7 +28,9 @@ func (p *Pool[T]) construct(ctx context.Context) (*entry[T], error) {
 	}
 	p.stats.dials.Add(1)
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.ConnectTimeout)
+	stop := context.AfterFunc(p.base, cancel) // puddle ends ctx only after Close has waited
 	v, err := p.cfg.Dial(dctx)
+	stop()
 	timedOut := dctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 	cancel()
 	if err != nil {
@@ -44,6 +46,7 @@ func (p *Pool[T]) construct(ctx context.Context) (*entry[T], error) {
 	p.entries[e] = struct{}{}
 	p.mu.Unlock()
 	if recovered {
+		p.wakeMaintainer()
 		p.log.Info("dial succeeded again; the backend is back")
 	}
 	return e, nil
@@ -93,6 +96,7 @@ func (p *Pool[T]) dialFailed(err error, timedOut bool, wave uint64) error {
 	p.outcomes++
 	p.lastFail, p.probing = be, false
 	p.mu.Unlock()
+	p.wakeMaintainer() // a MinIdle fill waiting for this probe can schedule its retry
 	p.log.Warn("dial failed", "failures", be.Failures, "retry_in", be.Delay, "err", err)
 	return fmt.Errorf("pool %q: %w", p.cfg.Name, be)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -430,5 +431,66 @@ func TestCloseUnderLoad(t *testing.T) {
 		if n := b.open.Load(); n != 0 {
 			t.Fatalf("%d connections open after Close", n)
 		}
+	}
+}
+
+// TestCloseWaitsForDetachedCloses gives back, during Close, a connection
+// whose Close is slow: Close must not return before it has finished.
+func TestCloseWaitsForDetachedCloses(t *testing.T) {
+	t.Parallel()
+	var b backend
+	var closes atomic.Int32
+	cfg := b.config()
+	cfg.Close = func(c *fconn) error {
+		if c.id == 1 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		closes.Add(1)
+		return b.close(c)
+	}
+	p := mustNew(t, cfg)
+	c1, c2 := mustAcquire(t, p), mustAcquire(t, p)
+	closed := make(chan error)
+	go func() { closed <- p.Close(context.Background()) }()
+	waitFor(t, "Close to start", func() bool { return p.closed.Load() })
+	go c1.Release() // closes connection 1, slowly, on this goroutine
+	waitFor(t, "the first borrow to end", func() bool { return p.Stats().Borrowed == 1 })
+	c2.Release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := closes.Load(); n != 2 {
+		t.Errorf("Close returned with %d of 2 connection closes done", n)
+	}
+}
+
+// TestCloseEndsDialsAtOnce has a caller whose dial is in flight when Close
+// starts, while another connection is still borrowed: the dial must end at
+// once, not when the borrow comes back.
+func TestCloseEndsDialsAtOnce(t *testing.T) {
+	t.Parallel()
+	var b backend
+	p := mustNew(t, b.config())
+	held := mustAcquire(t, p)
+	b.set(func(b *backend) { b.hold = make(chan struct{}) }) // the next dial hangs until its ctx ends
+	dialing := make(chan error)
+	go func() {
+		_, err := p.Acquire(context.Background())
+		dialing <- err
+	}()
+	waitFor(t, "the second dial", func() bool { return b.dials.Load() == 2 })
+	closed := make(chan error)
+	go func() { closed <- p.Close(context.Background()) }()
+	select {
+	case err := <-dialing:
+		if err == nil {
+			t.Error("Acquire succeeded across Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the dial in flight while a borrow was out")
+	}
+	held.Release()
+	if err := <-closed; err != nil {
+		t.Error(err)
 	}
 }

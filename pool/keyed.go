@@ -44,6 +44,7 @@ type Keyed[K comparable, T any] struct {
 	base    context.Context // ends when Close gives up waiting: bounds the closes of evicted pools
 	cancel  context.CancelFunc
 	stop    chan struct{}
+	done    chan struct{}  // closed when Close has finished
 	wg      sync.WaitGroup // the TTL sweeper and the closes of evicted pools
 	evicted atomic.Int64
 
@@ -72,7 +73,7 @@ func NewKeyed[K comparable, T any](cfg KeyedConfig[K, T]) (*Keyed[K, T], error) 
 	case cfg.IdleKeyTTL < 0:
 		return nil, fmt.Errorf("pool: KeyedConfig.IdleKeyTTL is negative (%v)", cfg.IdleKeyTTL)
 	}
-	k := &Keyed[K, T]{cfg: cfg, stop: make(chan struct{}), pools: make(map[K]*keyedPool[T])}
+	k := &Keyed[K, T]{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}), pools: make(map[K]*keyedPool[T])}
 	k.base, k.cancel = context.WithCancel(context.Background())
 	if cfg.IdleKeyTTL > 0 {
 		k.wg.Add(1)
@@ -153,16 +154,18 @@ func (k *Keyed[K, T]) poolFor(ctx context.Context, key K) (*keyedPool[T], error)
 // so that the next Acquire tries again. A Close that ran meanwhile has kp in
 // its list and closes the pool once it is ready.
 func (k *Keyed[K, T]) build(key K, kp *keyedPool[T]) {
-	defer close(kp.ready)
+	defer func() {
+		if kp.p == nil { // New failed or panicked: forget the key, free its place
+			k.mu.Lock()
+			if k.pools[key] == kp {
+				delete(k.pools, key)
+			}
+			k.mu.Unlock()
+		}
+		close(kp.ready)
+	}()
 	kp.err = errors.New("pool: KeyedConfig.New panicked") // until it returns
 	kp.p, kp.err = New(k.cfg.New(key))
-	if kp.err != nil {
-		k.mu.Lock()
-		if k.pools[key] == kp {
-			delete(k.pools, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // makeRoomLocked closes the least recently used idle key's pool when MaxKeys
@@ -256,7 +259,7 @@ func (k *Keyed[K, T]) Close(ctx context.Context) error {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
-		k.wg.Wait()
+		<-k.done
 		return nil
 	}
 	k.closed = true
@@ -283,5 +286,6 @@ func (k *Keyed[K, T]) Close(ctx context.Context) error {
 	wg.Wait()
 	k.wg.Wait()
 	k.cancel()
+	close(k.done)
 	return errors.Join(errs...)
 }

@@ -205,3 +205,54 @@ func TestKeyedClose(t *testing.T) {
 		t.Errorf("second Close = %v", err)
 	}
 }
+
+func TestKeyedNewPanicDoesNotStick(t *testing.T) {
+	t.Parallel()
+	var kb keyedBackends
+	var calls atomic.Int32
+	k := newKeyed(t, KeyedConfig[string, *fconn]{MaxKeys: 1, New: func(key string) Config[*fconn] {
+		if calls.Add(1) == 1 {
+			panic("bad tenant config")
+		}
+		return kb.config(key)
+	}})
+	func() {
+		defer func() {
+			if r := recover(); r != "bad tenant config" {
+				t.Errorf("recovered %v", r)
+			}
+		}()
+		_, _ = k.Acquire(testCtx(t), "a")
+	}()
+	c, err := k.Acquire(testCtx(t), "a")
+	if err != nil {
+		t.Fatalf("Acquire after New panicked = %v; the key must be made again", err)
+	}
+	c.Release()
+	if n := calls.Load(); n != 2 {
+		t.Errorf("New ran %d times, want 2", n)
+	}
+}
+
+func TestKeyedSecondCloseWaitsForFirst(t *testing.T) {
+	t.Parallel()
+	var kb keyedBackends
+	k, _ := NewKeyed(KeyedConfig[string, *fconn]{New: kb.config})
+	c, _ := k.Acquire(context.Background(), "a")
+	first := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		first <- k.Close(ctx) // waits for c until its deadline
+	}()
+	waitFor(t, "the first Close to start", func() bool { return !k.isOpen() })
+	if err := k.Close(context.Background()); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	select {
+	case <-first:
+	default:
+		t.Error("the second Close returned while the first was still running")
+	}
+	c.Release()
+}

@@ -28,6 +28,11 @@ const DefaultSampleEvery = 64
 // never returned. The zero value records labels and ages (Borrowed, Close)
 // and finds dropped handles, but reports nothing while a borrow is held.
 //
+// A dropped handle is found when the garbage collector reclaims it and the
+// other handles of its slab (the 64 borrows of the same connection around
+// it): a released handle kept referenced for long delays the detection of a
+// dropped one from the same slab.
+//
 // Costs, on top of a borrow: a label, an age and dropped-handle detection
 // cost a few atomic stores and, once per 64 borrows of a connection, a
 // cleanup registration (runtime.AddCleanup), about 5 ns a borrow in all; a
@@ -163,10 +168,11 @@ func (p *Pool[T]) slabCollected(e *entry[T]) func(*slabIDs) {
 			if !e.borrow.CompareAndSwap(b, 0) {
 				continue
 			}
+			// This runs on the runtime's cleanup goroutine: no I/O here.
 			if b&borrowDetached != 0 {
-				p.closeDetached(e, reasonDropped)
+				go p.closeDetached(e, reasonDropped) // Close waits for it
 			} else {
-				p.destroy(e.res, reasonDropped)
+				p.destroy(e.res, reasonDropped) // closes on a goroutine of puddle's
 				p.notifyReturned()
 			}
 			p.reportLeak(rec, LeakDropped)

@@ -268,3 +268,50 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
+
+// TestReleaseNeverReportedAsDropped races Release against garbage
+// collection: a handle given back must never be taken for a dropped one,
+// even when the collector runs while Release is under way.
+func TestReleaseNeverReportedAsDropped(t *testing.T) {
+	t.Parallel()
+	var b backend
+	var r reports
+	cfg := b.config()
+	cfg.MaxSize = 8
+	cfg.Leak.OnLeak = r.onLeak
+	p := newPool(t, cfg)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	})
+	deadline := time.Now().Add(2 * time.Second)
+	for range 16 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				c, err := p.Acquire(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c.Release()
+			}
+		})
+	}
+	time.Sleep(time.Until(deadline))
+	close(stop)
+	wg.Wait()
+	if got := r.all(); len(got) != 0 {
+		t.Errorf("%d released borrows reported as dropped, first: %v", len(got), got[0])
+	}
+	if n := p.Stats().Destroyed.Dropped; n != 0 {
+		t.Errorf("Destroyed.Dropped = %d, want 0", n)
+	}
+}

@@ -72,13 +72,15 @@ func (p *Pool[T]) fillMinIdle() time.Duration {
 			continue
 		}
 		p.mu.Lock()
-		retryAt := time.Time{}
+		retryAt, probing := time.Time{}, p.probing
 		if p.lastFail != nil {
 			retryAt = p.lastFail.RetryAt
 		}
 		p.mu.Unlock()
-		if retryAt.IsZero() {
-			return p.cfg.ConnectTimeout // puddle full, or the policy gave up: look again later
+		if probing || retryAt.IsZero() {
+			// Another dial is probing (its outcome wakes us), puddle is
+			// full, or the policy gave up: look again later.
+			return p.cfg.ConnectTimeout
 		}
 		return max(time.Until(retryAt), time.Millisecond)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type Pool[T any] struct {
 	refill   chan struct{} // wakes the maintainer to top up MinIdle
 	stop     chan struct{} // closed by Close to stop the maintainer
 	wg       sync.WaitGroup
+	detached sync.WaitGroup // borrows detached by Close whose connection is not closed yet
 
 	// Lock order: puddle's lock may be taken while holding mu, never the
 	// reverse (puddle calls no code of ours under its lock). No I/O under mu.
@@ -213,6 +215,7 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 	// or this sees closed and gives the connection up.
 	if p.closed.Load() {
 		p.giveBack(e, id, false, reasonClose, false)
+		runtime.KeepAlive(c)
 		return nil
 	}
 	return c
