@@ -1,0 +1,221 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/connkit/connkit/lifecycle"
+)
+
+// Session is the connection of the moment, as OnConnected sees it.
+type Session struct {
+	cn *connection
+}
+
+// Send writes a message at once, ahead of the queue: for authentication
+// and subscriptions in OnConnected. It is bounded by WriteTimeout; ctx is
+// checked first but never reaches the socket.
+func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.cn.write(websocket.MessageType(typ), data)
+}
+
+// connection runs one WebSocket connection: a reader, a writer and a
+// pinger, until one of them fails or Close ends it.
+type connection struct {
+	c        *Client
+	ws       *websocket.Conn
+	ctx      context.Context // ends when the connection ends; cancelling it closes ws
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	lastRead atomic.Int64 // monotime of the last frame received
+	blocked  atomic.Bool  // the reader waits for Recv: the peer is not silent
+
+	failOnce sync.Once
+	failed   chan struct{}
+	info     CloseInfo // why it ended, set once before failed is closed
+}
+
+var epoch = time.Now()
+
+func monotime() int64 { return int64(time.Since(epoch)) }
+
+// fail records why the connection ends, once, and ends it.
+func (cn *connection) fail(info CloseInfo) {
+	cn.failOnce.Do(func() {
+		cn.info = info
+		close(cn.failed)
+	})
+}
+
+// run runs ws until it drops or Close ends it, and says why it ended.
+func (c *Client) run(ws *websocket.Conn) CloseInfo {
+	ctx, cancel := context.WithCancel(context.Background()) // not c.base: Close wants a handshake first
+	cn := &connection{c: c, ws: ws, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
+	cn.lastRead.Store(monotime())
+	defer cn.wg.Wait()
+	defer cancel()
+
+	cn.wg.Go(cn.readLoop)
+	if c.opts.OnConnected != nil {
+		if err := c.opts.OnConnected(ctx, &Session{cn: cn}); err != nil {
+			ws.CloseNow()
+			return CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: OnConnected: %w", err)}
+		}
+	}
+	c.stats.connects.Add(1)
+	c.setState(lifecycle.StateConnected)
+	c.opts.Logger.Info("wsclient: connected")
+	cn.wg.Go(cn.writeLoop)
+	if c.opts.PingInterval > 0 {
+		cn.wg.Go(cn.pingLoop)
+	}
+
+	select {
+	case <-cn.failed:
+		ws.CloseNow()
+		c.opts.Logger.Warn("wsclient: connection lost", "err", cn.info.Err)
+		return cn.info
+	case <-c.base.Done():
+		cn.closeHandshake()
+		return CloseInfo{Code: websocket.StatusNormalClosure, By: ClosedByClient, Err: errUserClose}
+	}
+}
+
+// closeHandshake closes with status 1000, waiting for the peer's close at
+// most CloseTimeout, then tears the connection down.
+func (cn *connection) closeHandshake() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cn.ws.Close(websocket.StatusNormalClosure, "")
+	}()
+	if !sleepOrDone(done, cn.c.opts.CloseTimeout) {
+		cn.cancel() // the reader's Read ends, which closes the socket
+	}
+	<-done
+}
+
+func sleepOrDone(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// readLoop reads every message into the client's inbound buffer. Reading
+// also processes pongs and the peer's close, so it runs for the whole life
+// of the connection.
+func (cn *connection) readLoop() {
+	c := cn.c
+	for {
+		typ, data, err := cn.ws.Read(cn.ctx)
+		if err != nil {
+			cn.fail(readCloseInfo(err))
+			return
+		}
+		cn.lastRead.Store(monotime())
+		c.stats.messagesIn.Add(1)
+		c.stats.bytesIn.Add(int64(len(data)))
+		cn.blocked.Store(true)
+		select {
+		case c.inbound <- Message{Type: MessageType(typ), Data: data}:
+			cn.blocked.Store(false)
+		case <-cn.ctx.Done():
+			return
+		}
+	}
+}
+
+// readCloseInfo says who ended the connection, from the reader's error.
+func readCloseInfo(err error) CloseInfo {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return CloseInfo{Code: ce.Code, Reason: ce.Reason, By: ClosedByServer, Err: fmt.Errorf("wsclient: server closed the connection: %w", err)}
+	}
+	return CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: read: %w", err)}
+}
+
+// writeLoop is the connection's only writer of data messages: it writes the
+// queue in order, one frame at a time.
+func (cn *connection) writeLoop() {
+	c := cn.c
+	for {
+		m := c.q.pop()
+		if m == nil {
+			select {
+			case <-c.q.ready:
+				continue
+			case <-cn.ctx.Done():
+				return
+			case <-cn.failed:
+				return
+			}
+		}
+		err := cn.write(m.typ, m.data)
+		c.q.finish(m, err)
+		if err != nil {
+			c.stats.writeErrors.Add(1)
+			cn.fail(CloseInfo{Code: -1, Err: err})
+			return
+		}
+	}
+}
+
+// write writes one frame, bounded by WriteTimeout.
+func (cn *connection) write(typ websocket.MessageType, data []byte) error {
+	ctx, cancel := context.WithTimeout(cn.ctx, cn.c.opts.WriteTimeout)
+	defer cancel()
+	if err := cn.ws.Write(ctx, typ, data); err != nil {
+		return fmt.Errorf("wsclient: write: %w", err)
+	}
+	cn.c.stats.messagesOut.Add(1)
+	cn.c.stats.bytesOut.Add(int64(len(data)))
+	return nil
+}
+
+// pingLoop pings when the peer has been silent for PingInterval, and ends
+// the connection when no pong comes within PongTimeout.
+func (cn *connection) pingLoop() {
+	c := cn.c
+	t := time.NewTimer(c.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-cn.ctx.Done():
+			return
+		case <-cn.failed:
+			return
+		case <-t.C:
+		}
+		silent := time.Duration(monotime() - cn.lastRead.Load())
+		if cn.blocked.Load() || silent < c.opts.PingInterval {
+			t.Reset(c.opts.PingInterval - min(silent, c.opts.PingInterval-time.Millisecond))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(cn.ctx, c.opts.PongTimeout)
+		start := time.Now()
+		err := cn.ws.Ping(ctx)
+		cancel()
+		if err != nil {
+			if cn.ctx.Err() == nil {
+				cn.fail(CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: no pong within %v: %w", c.opts.PongTimeout, err)})
+			}
+			return
+		}
+		c.stats.lastRTT.Store(int64(time.Since(start)))
+		cn.lastRead.Store(monotime())
+		t.Reset(c.opts.PingInterval)
+	}
+}

@@ -1,0 +1,51 @@
+// Package wsclient is a guarded, reconnecting outbound WebSocket client on
+// github.com/coder/websocket: for services that keep a connection to an
+// exchange, a chat platform or another service, and must never dial twice,
+// never write from two goroutines, and never lose a message silently.
+//
+// One supervisor goroutine owns the connection. Connect starts it or joins
+// the attempt in flight, so a hundred callers make one handshake. When the
+// connection drops, the supervisor reconnects after a jittered backoff
+// (DefaultBackOff: 500ms ×1.5 to 30s, ±50%), which starts again from its
+// first delay only once a connection has stayed up StableAfter; the reconnect
+// policy (DefaultShouldReconnect, or Options.ShouldReconnect) decides which
+// failures are worth retrying: not a 401, not a close that says the client
+// is at fault, not a Close by the user. OnConnected runs after every
+// (re)connect, before any queued message, so authentication and
+// subscriptions go first.
+//
+// # Sending
+//
+// Every data message goes through one queue and one writer goroutine per
+// connection. Send copies the message, queues it and returns nil only once
+// the frame is written; while the client is disconnected, messages wait in
+// the queue (bounded by QueueLimit and QueueBytes: past them, ErrQueueFull).
+// A Send whose context ends while its message waits gets the context's error
+// and the message is never sent late. The caller's context never reaches the
+// socket: in coder/websocket, cancelling a write's context closes the whole
+// connection. Delivery is at most once: a frame written on a connection that
+// then died is not sent again, and its Send returned the write's error.
+// TrySend queues without waiting.
+//
+// # Liveness
+//
+// A reader goroutine always runs: it fills the buffer Recv reads from and
+// processes pongs and the peer's close. When the peer has been silent for
+// PingInterval, the client pings; no pong within PongTimeout and the
+// connection is taken for dead and replaced, so a peer that vanished
+// without closing (a network that stalls instead of failing) is found in
+// PingInterval + PongTimeout.
+//
+// # Closing
+//
+// Close refuses new sends, writes what is queued (within its context), does
+// the close handshake with status 1000 within CloseTimeout, and waits for
+// every goroutine. Registry keeps one client per endpoint for a process, so
+// request handlers never dial.
+//
+// # Secrets
+//
+// Errors and Stats carry the URL's host and path but not its query or user
+// info, which are redacted from dial errors. Prefer headers (Options.Header
+// or Options.Prepare) for tokens.
+package wsclient

@@ -1,0 +1,64 @@
+package wsclient
+
+import (
+	"sync"
+
+	"github.com/connkit/connkit/lifecycle"
+)
+
+// events delivers state changes to OnStateChange in order on a goroutine of
+// its own, so that a slow callback never holds up the read loop or a
+// reconnect.
+type events struct {
+	fn   func(from, to lifecycle.State)
+	wake chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex // protects the fields below
+	pending [][2]lifecycle.State
+	closed  bool
+}
+
+func newEvents(fn func(from, to lifecycle.State)) *events {
+	e := &events{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go e.loop()
+	return e
+}
+
+func (e *events) push(from, to lifecycle.State) {
+	e.mu.Lock()
+	e.pending = append(e.pending, [2]lifecycle.State{from, to})
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *events) loop() {
+	defer close(e.done)
+	for range e.wake {
+		e.mu.Lock()
+		batch, closed := e.pending, e.closed
+		e.pending = nil
+		e.mu.Unlock()
+		for _, ev := range batch {
+			e.fn(ev[0], ev[1])
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// close delivers what is pending, then stops the goroutine and waits for it.
+func (e *events) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	<-e.done
+}

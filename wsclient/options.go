@@ -1,0 +1,260 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/coder/websocket"
+	"github.com/connkit/connkit/lifecycle"
+)
+
+// Defaults for the Options fields left zero.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultStableAfter    = 30 * time.Second
+	DefaultPingInterval   = 30 * time.Second
+	DefaultPongTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultCloseTimeout   = 5 * time.Second
+	DefaultQueueLimit     = 1024
+	DefaultQueueBytes     = 4 << 20
+	DefaultReadLimit      = 1 << 20
+	DefaultRecvBuffer     = 256
+)
+
+// Options configures a Client. New copies them and fills in the defaults;
+// changing them afterwards changes nothing.
+type Options struct {
+	// URL is the ws:// or wss:// endpoint. Required unless Prepare is set.
+	// It must not hold a secret: it shows in errors and Stats. Put tokens in
+	// Header or return them from Prepare.
+	URL string
+
+	// Header is sent with every handshake. Nil means none.
+	Header http.Header
+
+	// Prepare, if set, is called before every connect attempt and returns
+	// the URL and header to use for it: for tokens that expire and must be
+	// fetched again. Its ctx is bounded by ConnectTimeout.
+	Prepare func(ctx context.Context) (url string, header http.Header, err error)
+
+	// HTTPClient makes the handshake. Nil means http.DefaultClient, which
+	// verifies TLS certificates against the system's roots; give a client
+	// with its own tls.Config to trust another CA.
+	HTTPClient *http.Client
+
+	// Subprotocols are offered in the handshake.
+	Subprotocols []string
+
+	// ConnectTimeout bounds each connect attempt, handshake included. Zero
+	// means DefaultConnectTimeout (10s).
+	ConnectTimeout time.Duration
+
+	// NewBackOff returns the policy that spaces reconnects. Nil means
+	// DefaultBackOff: exponential from 500ms, ×1.5 up to 30s, each delay
+	// randomized by ±50%, forever.
+	NewBackOff func() backoff.BackOff
+
+	// MaxAttempts is how many connect attempts may fail in a row before the
+	// client gives up and closes itself. Zero means it never gives up.
+	MaxAttempts int
+
+	// StableAfter is how long a connection must stay up for the backoff to
+	// start again from its first delay; a connection that drops sooner is
+	// retried after the next, longer delay, so a server that accepts and
+	// drops is not hammered. Zero means DefaultStableAfter (30s).
+	StableAfter time.Duration
+
+	// ShouldReconnect decides, after a failed connect or a dropped
+	// connection, whether to try again. Nil means DefaultShouldReconnect.
+	ShouldReconnect func(CloseInfo) bool
+
+	// PingInterval is how long the connection may be silent before the
+	// client pings: any frame received counts as proof of life. Zero means
+	// DefaultPingInterval (30s); negative means no pings.
+	PingInterval time.Duration
+
+	// PongTimeout is how long a ping may wait for its pong before the
+	// connection is taken for dead and replaced. Zero means
+	// DefaultPongTimeout (10s).
+	PongTimeout time.Duration
+
+	// WriteTimeout bounds each frame written. Zero means DefaultWriteTimeout
+	// (10s).
+	WriteTimeout time.Duration
+
+	// CloseTimeout bounds the close handshake of Close. Zero means
+	// DefaultCloseTimeout (5s).
+	CloseTimeout time.Duration
+
+	// QueueLimit and QueueBytes bound the messages waiting to be written, in
+	// number and in bytes: a Send or TrySend past either gets ErrQueueFull.
+	// Zero means DefaultQueueLimit (1024) and DefaultQueueBytes (4 MiB).
+	QueueLimit int
+	QueueBytes int
+
+	// ReadLimit is the largest message accepted; a larger one closes the
+	// connection with status 1009. Zero means DefaultReadLimit (1 MiB).
+	ReadLimit int64
+
+	// RecvBuffer is how many received messages wait for Recv. When it is
+	// full the client stops reading until Recv catches up. Zero means
+	// DefaultRecvBuffer (256).
+	RecvBuffer int
+
+	// OnConnected runs after every connect and reconnect, before the queued
+	// messages are written: send authentication and subscriptions with
+	// s.Send, which writes ahead of the queue. An error closes the
+	// connection and counts as a failed attempt.
+	OnConnected func(ctx context.Context, s *Session) error
+
+	// OnStateChange is told of every change of state, in order, on a
+	// goroutine of the client's own (never the read loop). Close returns
+	// after it has been told of StateClosed.
+	OnStateChange func(from, to lifecycle.State)
+
+	// Logger receives connects, drops and reconnect decisions. Nil means no
+	// logging.
+	Logger *slog.Logger
+}
+
+// DefaultBackOff is the reconnect backoff when Options.NewBackOff is nil.
+func DefaultBackOff() backoff.BackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(500*time.Millisecond),
+		backoff.WithMultiplier(1.5),
+		backoff.WithMaxInterval(30*time.Second),
+		backoff.WithRandomizationFactor(0.5),
+		backoff.WithMaxElapsedTime(0),
+	)
+}
+
+// withDefaults returns a copy of o with defaults filled in, or an error
+// naming the first invalid field.
+func (o Options) withDefaults() (Options, error) {
+	if o.Prepare == nil {
+		if o.URL == "" {
+			return o, errors.New("wsclient: Options.URL is required (or Options.Prepare)")
+		}
+		if err := checkURL(o.URL); err != nil {
+			return o, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"ConnectTimeout", int64(o.ConnectTimeout)}, {"StableAfter", int64(o.StableAfter)},
+		{"PongTimeout", int64(o.PongTimeout)}, {"WriteTimeout", int64(o.WriteTimeout)},
+		{"CloseTimeout", int64(o.CloseTimeout)}, {"MaxAttempts", int64(o.MaxAttempts)},
+		{"QueueLimit", int64(o.QueueLimit)}, {"QueueBytes", int64(o.QueueBytes)},
+		{"ReadLimit", o.ReadLimit}, {"RecvBuffer", int64(o.RecvBuffer)},
+	} {
+		if f.v < 0 {
+			return o, fmt.Errorf("wsclient: Options.%s is negative", f.name)
+		}
+	}
+	setDefault(&o.ConnectTimeout, DefaultConnectTimeout)
+	setDefault(&o.StableAfter, DefaultStableAfter)
+	setDefault(&o.PingInterval, DefaultPingInterval)
+	setDefault(&o.PongTimeout, DefaultPongTimeout)
+	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&o.CloseTimeout, DefaultCloseTimeout)
+	setDefault(&o.QueueLimit, DefaultQueueLimit)
+	setDefault(&o.QueueBytes, DefaultQueueBytes)
+	setDefault(&o.ReadLimit, DefaultReadLimit)
+	setDefault(&o.RecvBuffer, DefaultRecvBuffer)
+	if o.NewBackOff == nil {
+		o.NewBackOff = DefaultBackOff
+	}
+	if o.ShouldReconnect == nil {
+		o.ShouldReconnect = DefaultShouldReconnect
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// checkURL rejects what cannot be a WebSocket endpoint, without echoing
+// credentials the URL may hold.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("wsclient: Options.URL does not parse as a URL")
+	}
+	switch u.Scheme {
+	case "ws", "wss", "http", "https":
+		return nil
+	}
+	return fmt.Errorf("wsclient: Options.URL has scheme %q; want ws or wss", u.Scheme)
+}
+
+// Closer says who ended a connection.
+type Closer uint8
+
+const (
+	// ClosedByNetwork means the connection failed or timed out: a dial
+	// error, a dead peer, a missed pong, a failed write.
+	ClosedByNetwork Closer = iota
+	// ClosedByServer means the server refused the handshake or sent a close
+	// frame.
+	ClosedByServer
+	// ClosedByClient means Close was called.
+	ClosedByClient
+)
+
+// CloseInfo describes why a connect failed or a connection ended, for
+// ShouldReconnect.
+type CloseInfo struct {
+	// Code is the close status the server sent, or -1 when there was none.
+	Code websocket.StatusCode
+	// Reason is the reason the server sent with its close frame.
+	Reason string
+	// HTTPStatus is the status of a refused handshake (401, 503...), or 0.
+	HTTPStatus int
+	// RetryAfter is the server's Retry-After on a refused handshake, or 0.
+	RetryAfter time.Duration
+	// By says who ended the connection.
+	By Closer
+	// Err is the error that ended it.
+	Err error
+}
+
+// DefaultShouldReconnect is the reconnect policy when
+// Options.ShouldReconnect is nil. It retries network errors and timeouts;
+// handshakes refused with 5xx, 408 or 429; and close codes 1000 (a server
+// rotating connections), 1001, 1005, 1006, 1011, 1012, 1013 and 1014. It does
+// not retry other refused handshakes (401, 403, 404...: retrying cannot fix
+// them), the close codes that say the client is at fault (1002, 1003,
+// 1007, 1008, 1009, 1010) or any other, nor a Close by the user.
+func DefaultShouldReconnect(ci CloseInfo) bool {
+	switch {
+	case ci.By == ClosedByClient:
+		return false
+	case ci.HTTPStatus != 0:
+		return ci.HTTPStatus >= 500 || ci.HTTPStatus == http.StatusRequestTimeout || ci.HTTPStatus == http.StatusTooManyRequests
+	case ci.Code == -1:
+		return true // a network error
+	}
+	switch ci.Code {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd,
+		websocket.StatusAbnormalClosure, websocket.StatusInternalError, websocket.StatusServiceRestart,
+		websocket.StatusTryAgainLater, websocket.StatusBadGateway:
+		return true
+	}
+	return false
+}

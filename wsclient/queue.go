@@ -1,0 +1,168 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+)
+
+// ErrQueueFull is returned by Send and TrySend when the send queue holds
+// Options.QueueLimit messages or Options.QueueBytes bytes.
+var ErrQueueFull = errors.New("wsclient: send queue full")
+
+// ErrClosed is returned once Close has started, and by Recv after the last
+// received message has been read.
+var ErrClosed = errors.New("wsclient: client closed")
+
+// Message states.
+const (
+	msgQueued    int32 = iota
+	msgClaimed         // taken by the writer: it will be written or fail
+	msgAbandoned       // its Send gave up while it was queued: never written
+)
+
+// outMsg is one message waiting to be written.
+type outMsg struct {
+	typ   websocket.MessageType
+	data  []byte
+	ctx   context.Context // nil for TrySend
+	done  chan error      // nil for TrySend; gets the write's result
+	state atomic.Int32
+}
+
+// queue holds the messages to write, in order, for the one writer of the
+// connection of the moment.
+type queue struct {
+	limit, maxBytes int
+	ready           chan struct{} // signalled when a message is added
+
+	mu       sync.Mutex // protects the fields below
+	items    []*outMsg
+	bytes    int
+	pending  int           // queued or being written
+	reject   error         // non-nil: no new messages, and why
+	empty    chan struct{} // closed when pending drops to 0; made on demand
+	dropped  int64         // abandoned or expired before written
+	enqueued int64
+}
+
+func newQueue(limit, maxBytes int) *queue {
+	return &queue{limit: limit, maxBytes: maxBytes, ready: make(chan struct{}, 1)}
+}
+
+// push appends m, or fails with ErrClosed or ErrQueueFull.
+func (q *queue) push(m *outMsg) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.reject != nil:
+		return q.reject
+	case len(q.items) >= q.limit || q.bytes+len(m.data) > q.maxBytes:
+		return fmt.Errorf("%w (%d messages, %d bytes waiting)", ErrQueueFull, len(q.items), q.bytes)
+	}
+	q.items = append(q.items, m)
+	q.bytes += len(m.data)
+	q.pending++
+	q.enqueued++
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// pop claims the next message to write, skipping those whose Send gave up
+// or whose context has ended: a message is never written late. It returns
+// nil when there is none.
+func (q *queue) pop() *outMsg {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) > 0 {
+		m := q.items[0]
+		q.items[0] = nil
+		q.items = q.items[1:]
+		q.bytes -= len(m.data)
+		if m.ctx != nil && m.ctx.Err() != nil && m.state.CompareAndSwap(msgQueued, msgAbandoned) {
+			m.done <- m.ctx.Err()
+		}
+		if m.state.CompareAndSwap(msgQueued, msgClaimed) {
+			return m
+		}
+		q.dropped++
+		q.doneLocked()
+	}
+	return nil
+}
+
+// finish records the result of writing a claimed message.
+func (q *queue) finish(m *outMsg, err error) {
+	if m.done != nil {
+		m.done <- err
+	}
+	q.mu.Lock()
+	q.doneLocked()
+	q.mu.Unlock()
+}
+
+// doneLocked counts one message as no longer pending. q.mu must be held.
+func (q *queue) doneLocked() {
+	if q.pending--; q.pending == 0 && q.empty != nil {
+		close(q.empty)
+		q.empty = nil
+	}
+}
+
+// refuse makes push fail with err from now on.
+func (q *queue) refuse(err error) {
+	q.mu.Lock()
+	if q.reject == nil {
+		q.reject = err
+	}
+	q.mu.Unlock()
+}
+
+// waitEmpty waits until every queued message has been written or given up,
+// or ctx ends.
+func (q *queue) waitEmpty(ctx context.Context) error {
+	q.mu.Lock()
+	if q.pending == 0 {
+		q.mu.Unlock()
+		return nil
+	}
+	if q.empty == nil {
+		q.empty = make(chan struct{})
+	}
+	empty, n := q.empty, q.pending
+	q.mu.Unlock()
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wsclient: close: %d queued message(s) not written: %w", n, ctx.Err())
+	}
+}
+
+// failAll fails every queued message with err. No writer may be running.
+func (q *queue) failAll(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, m := range q.items {
+		if m.state.CompareAndSwap(msgQueued, msgAbandoned) && m.done != nil {
+			m.done <- err
+		}
+		q.dropped++
+		q.doneLocked()
+	}
+	q.items, q.bytes = nil, 0
+}
+
+// depth returns the number of messages waiting, and how many were dropped.
+func (q *queue) depth() (waiting int, dropped int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items), q.dropped
+}

@@ -1,0 +1,176 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/coder/websocket"
+	"github.com/connkit/connkit/lifecycle"
+)
+
+// HandshakeError is a connect attempt refused by the server with an HTTP
+// status other than 101, such as 401 for a bad token.
+type HandshakeError struct {
+	StatusCode int
+	Err        error
+}
+
+// Error returns the message, with the status.
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("wsclient: handshake refused with HTTP %d %s: %v", e.StatusCode, http.StatusText(e.StatusCode), e.Err)
+}
+
+// Unwrap returns the dial error.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// supervise owns the connection: it connects, runs the connection until it
+// drops, and reconnects with backoff, until Close or until the reconnect
+// policy gives up. It is the only goroutine that dials.
+func (c *Client) supervise() {
+	defer c.wg.Done()
+	bo := c.opts.NewBackOff()
+	bo.Reset()
+	failures := 0
+	for c.base.Err() == nil {
+		c.setState(lifecycle.StateConnecting)
+		ws, info := c.dial()
+		var up time.Duration
+		if ws != nil {
+			failures = 0
+			start := time.Now()
+			info = c.run(ws)
+			up = time.Since(start)
+		} else {
+			failures++
+			c.stats.dialErrors.Add(1)
+		}
+		if c.base.Err() != nil {
+			return
+		}
+		c.recordErr(info.Err)
+		if up >= c.opts.StableAfter {
+			bo.Reset()
+		}
+		switch {
+		case !c.opts.ShouldReconnect(info):
+			c.giveUp(info.Err, "the reconnect policy said no")
+			return
+		case c.opts.MaxAttempts > 0 && failures >= c.opts.MaxAttempts:
+			c.giveUp(info.Err, fmt.Sprintf("%d connect attempts failed in a row", failures))
+			return
+		}
+		delay := bo.NextBackOff()
+		if delay == backoff.Stop {
+			c.giveUp(info.Err, "the backoff policy stopped")
+			return
+		}
+		delay = max(delay, info.RetryAfter)
+		c.opts.Logger.Info("wsclient: reconnecting", "in", delay, "after", info.Err)
+		c.setState(lifecycle.StateBackoff)
+		if !sleep(c.base, delay) {
+			return
+		}
+	}
+}
+
+func (c *Client) recordErr(err error) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
+// giveUp ends the client's attempts: Connect returns why from now on.
+func (c *Client) giveUp(err error, why string) {
+	c.opts.Logger.Warn("wsclient: giving up", "why", why, "err", err)
+	terminal := fmt.Errorf("wsclient: gave up (%s): %w", why, err)
+	c.mu.Lock()
+	c.terminal = terminal
+	c.mu.Unlock()
+	c.q.refuse(terminal)
+	c.q.failAll(terminal) // nothing waits forever for a connection that will not come
+	c.setState(lifecycle.StateIdle)
+}
+
+// sleep waits for d or until ctx ends, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// dial makes one connect attempt, bounded by ConnectTimeout and Close.
+func (c *Client) dial() (*websocket.Conn, CloseInfo) {
+	ctx, cancel := context.WithTimeout(c.base, c.opts.ConnectTimeout)
+	defer cancel()
+	u, h := c.opts.URL, c.opts.Header
+	if c.opts.Prepare != nil {
+		var err error
+		if u, h, err = c.opts.Prepare(ctx); err != nil {
+			return nil, CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: Prepare: %w", err)}
+		}
+	}
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
+		HTTPClient:   c.opts.HTTPClient,
+		HTTPHeader:   h,
+		Subprotocols: c.opts.Subprotocols,
+	})
+	if err != nil {
+		redactURLs(err)
+		info := CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: connect: %w", err)}
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
+			info.HTTPStatus, info.By = resp.StatusCode, ClosedByServer
+			info.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
+			info.Err = &HandshakeError{StatusCode: resp.StatusCode, Err: err}
+		}
+		return nil, info
+	}
+	ws.SetReadLimit(c.opts.ReadLimit)
+	return ws, CloseInfo{}
+}
+
+// retryAfter parses a Retry-After header in seconds (or an HTTP date).
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, time.Until(t))
+	}
+	return 0
+}
+
+// redactURLs strips the query and user info from the URLs in err's chain,
+// where tokens and passwords hide.
+func redactURLs(err error) {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			if u.User != nil {
+				u.User = url.User("REDACTED")
+			}
+			if u.RawQuery != "" {
+				u.RawQuery = "REDACTED"
+			}
+			ue.URL = u.String()
+		} else {
+			ue.URL = "REDACTED"
+		}
+	}
+}
