@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -129,7 +130,7 @@ func (c *Client) dial() (*websocket.Conn, CloseInfo) {
 		Subprotocols: c.opts.Subprotocols,
 	})
 	if err != nil {
-		redactURLs(err)
+		err = redactURLs(err)
 		info := CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: connect: %w", err)}
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
 			info.HTTPStatus, info.By = resp.StatusCode, ClosedByServer
@@ -156,21 +157,39 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// redactURLs strips the query and user info from the URLs in err's chain,
-// where tokens and passwords hide.
-func redactURLs(err error) {
+// redactURLs returns err with the query and user info of the URL in its
+// chain replaced, where tokens and passwords hide. The messages above the
+// *url.Error were formatted with the URL already, so the text is rewritten;
+// errors.Is and errors.As still see the chain.
+func redactURLs(err error) error {
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			if u.User != nil {
-				u.User = url.User("REDACTED")
-			}
-			if u.RawQuery != "" {
-				u.RawQuery = "REDACTED"
-			}
-			ue.URL = u.String()
-		} else {
-			ue.URL = "REDACTED"
-		}
+	if !errors.As(err, &ue) {
+		return err
 	}
+	orig := ue.URL
+	red := "REDACTED"
+	if u, perr := url.Parse(orig); perr == nil {
+		if u.User != nil {
+			u.User = url.User("REDACTED")
+		}
+		if u.RawQuery != "" {
+			u.RawQuery = "REDACTED"
+		}
+		red = u.String()
+	}
+	if red == orig {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), orig, red)
+	ue.URL = red
+	return &redactedError{msg: msg, err: err}
 }
+
+// redactedError is an error whose text had a secret taken out.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
