@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/connkit/connkit/internal/faultproxy"
 	"github.com/connkit/connkit/lifecycle"
+	"github.com/connkit/connkit/pool/pooltest"
 )
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -296,6 +297,10 @@ func TestConnectDropCycles(t *testing.T) {
 	s := newServer(t, func(n int, c *websocket.Conn) {
 		c.Close(websocket.StatusGoingAway, "bye")
 	})
+	fds, err := pooltest.SnapshotFDs()
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := New(Options{URL: s.url(), NewBackOff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }})
 	if err != nil {
 		t.Fatal(err)
@@ -308,6 +313,21 @@ func TestConnectDropCycles(t *testing.T) {
 	if st := c.Stats(); st.Connects < 999 {
 		t.Errorf("Connects = %d after 1000 handshakes", st.Connects)
 	}
+	// The client's sockets are closed; the server's close as its handlers
+	// return. Other tests run in parallel, so look only at this server.
+	port := s.srv.Listener.Addr().String()
+	waitFor(t, "the descriptors of the 1000 connections to be closed", func() bool {
+		leaked, err := fds.Leaked()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range leaked {
+			if strings.Contains(fd.Desc, port) && strings.Contains(fd.Desc, "ESTABLISHED") {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestMisbehavingServers(t *testing.T) {
