@@ -118,3 +118,11 @@ func ExampleRun() {
 	// Output:
 	// server stopped
 }
+
+// NewDialer's connections find a vanished peer in about a minute.
+func ExampleNewDialer() {
+	ka := lifecycle.DefaultKeepAlive()
+	fmt.Println(ka.Idle, ka.Interval, ka.Count)
+	_ = lifecycle.NewDialer() // use d.DialContext(ctx, "tcp", addr)
+	// Output: 30s 10s 3
+}
