@@ -1,6 +1,7 @@
 package wsclient
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"net/http"
@@ -25,8 +26,10 @@ type server struct {
 	srv        *httptest.Server
 	handshakes atomic.Int32
 
-	mu      sync.Mutex // protects the fields below
-	refuse  int        // when not 0, handshakes are refused with this status
+	mu      sync.Mutex  // protects the fields below
+	refuse  int         // when not 0, handshakes are refused with this status
+	retry   string      // the Retry-After of a refusal ("0" when empty)
+	at      []time.Time // when each handshake arrived
 	onConn  func(n int, c *websocket.Conn)
 	got     [][]string // messages received, per connection
 	closeBy []websocket.StatusCode
@@ -46,12 +49,13 @@ func (s *server) url() string { return "ws" + strings.TrimPrefix(s.srv.URL, "htt
 func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 	n := int(s.handshakes.Add(1))
 	s.mu.Lock()
-	refuse, onConn := s.refuse, s.onConn
+	refuse, retry, onConn := s.refuse, s.retry, s.onConn
 	s.got = append(s.got, nil)
+	s.at = append(s.at, time.Now())
 	s.closeBy = append(s.closeBy, -1)
 	s.mu.Unlock()
 	if refuse != 0 {
-		w.Header().Set("Retry-After", "0")
+		w.Header().Set("Retry-After", cmp.Or(retry, "0"))
 		http.Error(w, "refused", refuse)
 		return
 	}
