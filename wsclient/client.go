@@ -33,7 +33,7 @@ var errUserClose = errors.New("wsclient: Close called")
 
 // Client keeps one WebSocket connection to an endpoint: it connects once at
 // a time, reconnects with backoff when the connection drops, pings a silent
-// peer, and writes every message through one writer goroutine. Create one
+// peer, and writes one message at a time, in order. Create one
 // with New; its methods are safe for concurrent use.
 type Client struct {
 	opts    Options // read-only after New
@@ -141,6 +141,15 @@ func (c *Client) ensureStarted() {
 // being written, Send waits for the write, at most WriteTimeout.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cn, err := c.q.claimDirect()
+	if err != nil {
+		return err
+	}
+	if cn != nil { // nothing ahead: write on this goroutine, no copy needed
+		err := cn.writeData(websocket.MessageType(typ), data)
+		c.q.release()
 		return err
 	}
 	m := &outMsg{typ: websocket.MessageType(typ), data: append([]byte(nil), data...), ctx: ctx, done: make(chan error, 1)}

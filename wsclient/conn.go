@@ -35,6 +35,7 @@ type connection struct {
 	ctx      context.Context // ends when the connection ends; cancelling it closes ws
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	wt       *time.Timer  // fails the connection when a data write outlasts WriteTimeout
 	lastRead atomic.Int64 // monotime of the last frame received
 	blocked  atomic.Bool  // the reader waits for Recv: the peer is not silent
 
@@ -50,6 +51,7 @@ func monotime() int64 { return int64(time.Since(epoch)) }
 // fail records why the connection ends, once, and ends it.
 func (cn *connection) fail(info CloseInfo) {
 	cn.failOnce.Do(func() {
+		cn.c.q.detach(cn)
 		cn.info = info
 		close(cn.failed)
 	})
@@ -60,7 +62,14 @@ func (c *Client) run(ws *websocket.Conn) CloseInfo {
 	ctx, cancel := context.WithCancel(context.Background()) // not c.base: Close wants a handshake first
 	cn := &connection{c: c, ws: ws, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
 	cn.lastRead.Store(monotime())
+	cn.wt = time.AfterFunc(time.Hour, func() { cn.fail(CloseInfo{Code: -1, Err: cn.writeTimeoutError()}) })
+	cn.wt.Stop()
+	// Reads and data writes run on a background context, which costs coder
+	// nothing per call; cancelling ctx closes the socket under them instead.
+	stopClose := context.AfterFunc(ctx, func() { ws.CloseNow() })
 	defer cn.wg.Wait()
+	defer stopClose()
+	defer cn.wt.Stop()
 	defer cancel()
 
 	cn.wg.Go(cn.readLoop)
@@ -73,6 +82,7 @@ func (c *Client) run(ws *websocket.Conn) CloseInfo {
 	c.stats.connects.Add(1)
 	c.setState(lifecycle.StateConnected)
 	c.opts.Logger.Info("wsclient: connected")
+	c.q.attach(cn)
 	cn.wg.Go(cn.writeLoop)
 	if c.opts.PingInterval > 0 {
 		cn.wg.Go(cn.pingLoop)
@@ -84,6 +94,7 @@ func (c *Client) run(ws *websocket.Conn) CloseInfo {
 		c.opts.Logger.Warn("wsclient: connection lost", "err", cn.info.Err)
 		return cn.info
 	case <-c.base.Done():
+		c.q.detach(cn)
 		cn.closeHandshake()
 		return CloseInfo{Code: websocket.StatusNormalClosure, By: ClosedByClient, Err: errUserClose}
 	}
@@ -120,7 +131,7 @@ func sleepOrDone(done <-chan struct{}, d time.Duration) bool {
 func (cn *connection) readLoop() {
 	c := cn.c
 	for {
-		typ, data, err := cn.ws.Read(cn.ctx)
+		typ, data, err := cn.ws.Read(context.Background())
 		if err != nil {
 			cn.fail(readCloseInfo(err))
 			return
@@ -163,17 +174,41 @@ func (cn *connection) writeLoop() {
 				return
 			}
 		}
-		err := cn.write(m.typ, m.data)
+		err := cn.writeData(m.typ, m.data)
 		c.q.finish(m, err)
 		if err != nil {
-			c.stats.writeErrors.Add(1)
-			cn.fail(CloseInfo{Code: -1, Err: err})
 			return
 		}
 	}
 }
 
-// write writes one frame, bounded by WriteTimeout.
+// writeData writes one frame of the queue, bounded by WriteTimeout. The
+// queue lets one writeData run at a time. A failed write fails the
+// connection: the frame may be half written.
+func (cn *connection) writeData(typ websocket.MessageType, data []byte) error {
+	cn.wt.Reset(cn.c.opts.WriteTimeout)
+	err := cn.ws.Write(context.Background(), typ, data)
+	timedOut := !cn.wt.Stop()
+	if err != nil {
+		cn.c.stats.writeErrors.Add(1)
+		if timedOut {
+			err = cn.writeTimeoutError()
+		} else {
+			err = fmt.Errorf("wsclient: write: %w", err)
+		}
+		cn.fail(CloseInfo{Code: -1, Err: err})
+		return err
+	}
+	cn.c.stats.messagesOut.Add(1)
+	cn.c.stats.bytesOut.Add(int64(len(data)))
+	return nil
+}
+
+func (cn *connection) writeTimeoutError() error {
+	return fmt.Errorf("wsclient: write not done within WriteTimeout (%v), connection closed: %w", cn.c.opts.WriteTimeout, context.DeadlineExceeded)
+}
+
+// write writes one frame for a Session, bounded by WriteTimeout.
 func (cn *connection) write(typ websocket.MessageType, data []byte) error {
 	ctx, cancel := context.WithTimeout(cn.ctx, cn.c.opts.WriteTimeout)
 	defer cancel()

@@ -16,9 +16,12 @@
 //
 // # Sending
 //
-// Every data message goes through one queue and one writer goroutine per
-// connection. Send copies the message, queues it and returns nil only once
-// the frame is written; while the client is disconnected, messages wait in
+// Data messages are written one at a time, in the order of one queue. When
+// the connection is up and nothing is queued or being written, Send writes
+// its message itself, on its own goroutine, with no copy and no hand-off (a
+// round trip costs what raw coder/websocket costs); otherwise it queues a
+// copy for the connection's writer goroutine. Either way Send returns nil
+// only once the frame is written; while the client is disconnected, messages wait in
 // the queue (bounded by QueueLimit and QueueBytes: past them, ErrQueueFull).
 // A Send whose context ends while its message waits gets the context's error
 // and the message is never sent late. The caller's context never reaches the

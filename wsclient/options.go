@@ -85,8 +85,11 @@ type Options struct {
 	// DefaultPongTimeout (10s).
 	PongTimeout time.Duration
 
-	// WriteTimeout bounds each frame written. Zero means DefaultWriteTimeout
-	// (10s).
+	// WriteTimeout bounds each frame written. A write that outlasts it (the
+	// peer stopped reading and the socket buffers are full) closes the
+	// connection, its Send fails with an error that matches
+	// context.DeadlineExceeded, and the client reconnects. Zero means
+	// DefaultWriteTimeout (10s).
 	WriteTimeout time.Duration
 
 	// CloseTimeout bounds the close handshake of Close. Zero means

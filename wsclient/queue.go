@@ -34,16 +34,20 @@ type outMsg struct {
 	state atomic.Int32
 }
 
-// queue holds the messages to write, in order, for the one writer of the
-// connection of the moment.
+// queue holds the messages to write, in order, for the connection of the
+// moment. One message is written at a time: by the connection's writer
+// goroutine, or by a Send that found nothing ahead of it (claimDirect), which
+// saves two goroutine hand-offs per message.
 type queue struct {
 	limit, maxBytes int
-	ready           chan struct{} // signalled when a message is added
+	ready           chan struct{} // signalled when a message is added or a write ends
 
 	mu       sync.Mutex // protects the fields below
 	items    []*outMsg
 	bytes    int
 	pending  int           // queued or being written
+	busy     bool          // a message is being written
+	cn       *connection   // the connection up, or nil
 	reject   error         // non-nil: no new messages, and why
 	empty    chan struct{} // closed when pending drops to 0; made on demand
 	dropped  int64         // abandoned or expired before written
@@ -68,20 +72,71 @@ func (q *queue) push(m *outMsg) error {
 	q.bytes += len(m.data)
 	q.pending++
 	q.enqueued++
+	q.signal()
+	return nil
+}
+
+// signal wakes the writer.
+func (q *queue) signal() {
 	select {
 	case q.ready <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// claimDirect returns the connection to write on at once, when one is up
+// and no message is queued or being written: the caller then writes and
+// calls release. It returns nil (write through the queue) otherwise, and
+// the error push would return when no message is accepted.
+func (q *queue) claimDirect() (*connection, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.reject != nil {
+		return nil, q.reject
+	}
+	if q.cn == nil || q.busy || len(q.items) > 0 {
+		return nil, nil
+	}
+	q.busy = true
+	q.pending++
+	q.enqueued++
+	return q.cn, nil
+}
+
+// release ends a write claimed with claimDirect or pop.
+func (q *queue) release() {
+	q.mu.Lock()
+	q.busy = false
+	q.doneLocked()
+	if len(q.items) > 0 {
+		q.signal()
+	}
+	q.mu.Unlock()
+}
+
+// attach makes cn the connection that Sends may write on directly.
+func (q *queue) attach(cn *connection) {
+	q.mu.Lock()
+	q.cn = cn
+	q.mu.Unlock()
+}
+
+// detach stops direct writes on cn, if it is still the one attached.
+func (q *queue) detach(cn *connection) {
+	q.mu.Lock()
+	if q.cn == cn {
+		q.cn = nil
+	}
+	q.mu.Unlock()
 }
 
 // pop claims the next message to write, skipping those whose Send gave up
 // or whose context has ended: a message is never written late. It returns
-// nil when there is none.
+// nil when there is none, or while another write is in progress.
 func (q *queue) pop() *outMsg {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) > 0 {
+	for len(q.items) > 0 && !q.busy {
 		m := q.items[0]
 		q.items[0] = nil
 		q.items = q.items[1:]
@@ -90,6 +145,7 @@ func (q *queue) pop() *outMsg {
 			m.done <- m.ctx.Err()
 		}
 		if m.state.CompareAndSwap(msgQueued, msgClaimed) {
+			q.busy = true
 			return m
 		}
 		q.dropped++
@@ -98,14 +154,12 @@ func (q *queue) pop() *outMsg {
 	return nil
 }
 
-// finish records the result of writing a claimed message.
+// finish records the result of writing a message claimed with pop.
 func (q *queue) finish(m *outMsg, err error) {
 	if m.done != nil {
 		m.done <- err
 	}
-	q.mu.Lock()
-	q.doneLocked()
-	q.mu.Unlock()
+	q.release()
 }
 
 // doneLocked counts one message as no longer pending. q.mu must be held.

@@ -1,0 +1,161 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestConcurrentSendsKeepOrder sends from 8 goroutines at once: every
+// message arrives once, each goroutine's in the order it sent them, whether
+// it was written by its Send directly or through the queue. Half the
+// goroutines queue every other message with TrySend, which a later Send
+// must not overtake.
+func TestConcurrentSendsKeepOrder(t *testing.T) {
+	t.Parallel()
+	const senders, each = 8, 300
+	s := newServer(t, nil)
+	c := newClient(t, Options{URL: s.url()})
+	ctx := testCtx(t)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Go(func() {
+			for i := range each {
+				msg := fmt.Appendf(nil, "%d:%d", g, i)
+				var err error
+				if g%2 == 1 && i%2 == 0 {
+					err = c.TrySend(MessageText, msg)
+				} else {
+					err = c.Send(ctx, MessageText, msg)
+				}
+				if err != nil {
+					t.Errorf("Send = %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "every message", func() bool { return len(s.received(1)) == senders*each })
+	next := make([]int, senders)
+	for _, m := range s.received(1) {
+		g, i, _ := strings.Cut(m, ":")
+		gi, _ := strconv.Atoi(g)
+		ii, _ := strconv.Atoi(i)
+		if ii != next[gi] {
+			t.Fatalf("sender %d: got message %d, want %d", gi, ii, next[gi])
+		}
+		next[gi]++
+	}
+	if st := c.Stats(); st.MessagesOut != senders*each || st.QueueDepth != 0 {
+		t.Errorf("Stats: %d out, %d queued; want %d and 0", st.MessagesOut, st.QueueDepth, senders*each)
+	}
+}
+
+// TestWriteTimeout writes to a server that stopped reading: once the socket
+// buffers are full, the blocked write fails after WriteTimeout, the Send
+// says so, and the client connects again.
+func TestWriteTimeout(t *testing.T) {
+	t.Parallel()
+	stall := make(chan struct{})
+	t.Cleanup(func() { close(stall) })
+	var sp atomic.Pointer[server]
+	s := newServer(t, func(n int, c *websocket.Conn) {
+		if n == 1 {
+			<-stall // never read: the client's writes fill the buffers
+			return
+		}
+		sp.Load().record(n, c)
+	})
+	sp.Store(s)
+	const timeout = 200 * time.Millisecond
+	c := newClient(t, Options{URL: s.url(), WriteTimeout: timeout, PingInterval: -1, ReadLimit: 1 << 20})
+	ctx := testCtx(t)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1<<20)
+	var err error
+	var took time.Duration
+	for range 256 {
+		start := time.Now()
+		if err = c.Send(ctx, MessageBinary, big); err != nil {
+			took = time.Since(start)
+			break
+		}
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "WriteTimeout") {
+		t.Fatalf("Send to a stalled server = %v, want a WriteTimeout error", err)
+	}
+	if took < timeout || took > timeout+2*time.Second {
+		t.Errorf("the stalled Send failed after %v, want about WriteTimeout (%v)", took, timeout)
+	}
+	if err := c.Send(ctx, MessageText, []byte("after")); err != nil {
+		t.Fatalf("Send after the reconnect = %v", err)
+	}
+	waitFor(t, "the message on the new connection", func() bool { return len(s.received(2)) == 1 })
+	if n := c.Stats().WriteErrors; n != 1 {
+		t.Errorf("WriteErrors = %d, want 1", n)
+	}
+}
+
+// TestQueueOneWriteAtATime checks the queue's rule for direct writes: only
+// when nothing is queued and nothing is being written.
+func TestQueueOneWriteAtATime(t *testing.T) {
+	t.Parallel()
+	q := newQueue(10, 1<<20)
+	if cn, _ := q.claimDirect(); cn != nil {
+		t.Fatal("claimDirect with no connection up returned one")
+	}
+	cn := &connection{}
+	q.attach(cn)
+	m := &outMsg{data: []byte("queued")}
+	if err := q.push(m); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := q.claimDirect(); got != nil {
+		t.Fatal("claimDirect with a message queued: a direct write would overtake it")
+	}
+	if q.pop() != m {
+		t.Fatal("pop did not return the queued message")
+	}
+	if got, _ := q.claimDirect(); got != nil {
+		t.Fatal("claimDirect while the writer writes: two writes at once")
+	}
+	if err := q.push(&outMsg{data: []byte("next")}); err != nil {
+		t.Fatal(err)
+	}
+	if q.pop() != nil {
+		t.Fatal("pop while a write is in progress returned a message")
+	}
+	q.finish(m, nil)
+	if next := q.pop(); next == nil {
+		t.Fatal("pop after the write ended returned nothing")
+	} else {
+		q.finish(next, nil)
+	}
+	if got, _ := q.claimDirect(); got != cn {
+		t.Fatal("claimDirect on an idle queue did not return the connection")
+	}
+	q.release()
+	q.detach(&connection{})
+	if got, _ := q.claimDirect(); got != cn {
+		t.Fatal("detach of another connection detached the current one")
+	}
+	q.release()
+	q.detach(cn)
+	if got, _ := q.claimDirect(); got != nil {
+		t.Fatal("claimDirect after detach returned the connection")
+	}
+}
