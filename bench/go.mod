@@ -3,13 +3,15 @@ module github.com/connkit/connkit/bench
 go 1.25.0
 
 require (
+	github.com/cenkalti/backoff/v4 v4.3.0
+	github.com/coder/websocket v1.8.15
 	github.com/connkit/connkit v0.0.0
+	github.com/gorilla/websocket v1.5.3
 	github.com/jackc/puddle/v2 v2.2.3
 	github.com/jolestar/go-commons-pool/v2 v2.1.2
 )
 
 require (
-	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/sync v0.1.0 // indirect
 )
