@@ -1,0 +1,199 @@
+package reset
+
+import "strings"
+
+// effect is what a statement may have done to a MySQL session.
+type effect uint8
+
+const (
+	// effectNone: the statement leaves the session as it found it. Data
+	// changes and per-statement results (LAST_INSERT_ID, ROW_COUNT,
+	// FOUND_ROWS, warnings) are not session state.
+	effectNone effect = iota
+	// effectDirty: the session may differ from a fresh one (a SET, a
+	// temporary table, a lock, a user variable, a transaction opened in
+	// SQL, anything not known to be harmless); a reset restores it.
+	effectDirty
+	// effectUse: a USE changed the default database. Like effectDirty, and
+	// when the config names no database only a new connection undoes it.
+	effectUse
+)
+
+// harmless are the statements that change no session state when they hold
+// none of the tokens in risky.
+var harmless = map[string]bool{
+	"SELECT": true, "INSERT": true, "UPDATE": true, "DELETE": true,
+	"REPLACE": true, "WITH": true, "VALUES": true, "TABLE": true,
+	"SHOW": true, "DESCRIBE": true, "DESC": true, "EXPLAIN": true,
+	"ANALYZE": true, "CHECKSUM": true,
+	// DDL commits implicitly and changes no session state, unless it is
+	// about a TEMPORARY table (a risky token).
+	"CREATE": true, "ALTER": true, "DROP": true, "TRUNCATE": true, "RENAME": true,
+}
+
+// risky are the words that make an otherwise harmless statement dirty:
+// temporary tables, named locks, and setting LAST_INSERT_ID or a variable.
+var risky = []string{"TEMPORARY", "GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS", "LAST_INSERT_ID", "SETVAL", "NEXTVAL", "LASTVAL"}
+
+// classify says what query may do to the session, conservatively: a
+// statement it does not know as harmless is dirty. It reads the query as
+// MySQL does: comments and quoted strings are skipped, keywords are case
+// insensitive, and a second statement after a ';' is dirty.
+func classify(query string) effect {
+	l := lexer{s: query}
+	first := strings.ToUpper(l.word())
+	switch {
+	case first == "USE":
+		return effectUse
+	case !harmless[first]:
+		return effectDirty
+	}
+	for {
+		tok, kind := l.next()
+		switch kind {
+		case tokEOF:
+			return effectNone
+		case tokUserVar, tokSemicolon:
+			return effectDirty
+		case tokWord:
+			if strings.EqualFold(tok, "LAST_INSERT_ID") && l.emptyParens() {
+				continue // reading it is harmless; LAST_INSERT_ID(expr) sets it
+			}
+			for _, r := range risky {
+				if strings.EqualFold(tok, r) {
+					return effectDirty
+				}
+			}
+		}
+	}
+}
+
+type tokKind uint8
+
+const (
+	tokEOF tokKind = iota
+	tokWord
+	tokUserVar   // @name, @'name', @`name`: a user variable (@@x is a system variable: harmless to read)
+	tokSemicolon // followed by another statement
+	tokOther
+)
+
+// lexer splits MySQL text into the tokens classify needs.
+type lexer struct {
+	s string
+	i int
+}
+
+// word skips space and comments and returns the first word.
+func (l *lexer) word() string {
+	tok, kind := l.next()
+	if kind != tokWord {
+		return ""
+	}
+	return tok
+}
+
+func (l *lexer) next() (string, tokKind) {
+	l.skipSpace()
+	if l.i >= len(l.s) {
+		return "", tokEOF
+	}
+	c := l.s[l.i]
+	switch {
+	case isWordByte(c):
+		start := l.i
+		for l.i < len(l.s) && isWordByte(l.s[l.i]) {
+			l.i++
+		}
+		return l.s[start:l.i], tokWord
+	case c == '\'' || c == '"' || c == '`':
+		l.skipQuoted(c)
+		return "", tokOther
+	case c == '@':
+		l.i++
+		if l.i < len(l.s) && l.s[l.i] == '@' {
+			l.i++
+			return "", tokOther
+		}
+		return "", tokUserVar
+	case c == ';':
+		l.i++
+		if l.skipSpace(); l.i < len(l.s) {
+			return "", tokSemicolon
+		}
+		return "", tokEOF
+	}
+	l.i++
+	return "", tokOther
+}
+
+// emptyParens consumes "()" (with space or comments inside) and reports
+// whether it was there.
+func (l *lexer) emptyParens() bool {
+	save := l.i
+	if _, k := l.next(); k != tokOther || l.s[l.i-1] != '(' {
+		l.i = save
+		return false
+	}
+	if _, k := l.next(); k != tokOther || l.s[l.i-1] != ')' {
+		l.i = save
+		return false
+	}
+	return true
+}
+
+// skipSpace skips white space and comments: /* */, -- (with a space) and #.
+// A MySQL-specific /*! ... */ comment is code that MySQL runs: its body is
+// read as text.
+func (l *lexer) skipSpace() {
+	for l.i < len(l.s) {
+		switch c := l.s[l.i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			l.i++
+		case strings.HasPrefix(l.s[l.i:], "/*!") || strings.HasPrefix(l.s[l.i:], "/*M!"):
+			l.i += 3 // the version digits read as a word, harmless
+		case strings.HasPrefix(l.s[l.i:], "/*"):
+			end := strings.Index(l.s[l.i+2:], "*/")
+			if end < 0 {
+				l.i = len(l.s)
+				return
+			}
+			l.i += 2 + end + 2
+		case c == '#' || strings.HasPrefix(l.s[l.i:], "-- ") || strings.HasPrefix(l.s[l.i:], "--\t") || l.s[l.i:] == "--":
+			end := strings.IndexByte(l.s[l.i:], '\n')
+			if end < 0 {
+				l.i = len(l.s)
+				return
+			}
+			l.i += end + 1
+		case c == '*' && strings.HasPrefix(l.s[l.i:], "*/"):
+			l.i += 2 // the end of a /*! comment
+		default:
+			return
+		}
+	}
+}
+
+// skipQuoted skips a string or identifier quoted with q, with doubled quotes
+// and backslash escapes (inside strings) inside.
+func (l *lexer) skipQuoted(q byte) {
+	l.i++
+	for l.i < len(l.s) {
+		c := l.s[l.i]
+		switch {
+		case c == '\\' && q != '`':
+			l.i += 2
+		case c == q && l.i+1 < len(l.s) && l.s[l.i+1] == q:
+			l.i += 2
+		case c == q:
+			l.i++
+			return
+		default:
+			l.i++
+		}
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}

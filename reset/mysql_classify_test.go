@@ -1,0 +1,93 @@
+package reset
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		give string
+		want effect
+	}{
+		{"select", "SELECT * FROM t WHERE id = ?", effectNone},
+		{"lower case", "select 1", effectNone},
+		{"insert", "INSERT INTO t (a) VALUES (?)", effectNone},
+		{"update", "  update t set a = 1", effectNone},
+		{"delete", "DELETE FROM t", effectNone},
+		{"cte", "WITH x AS (SELECT 1) SELECT * FROM x", effectNone},
+		{"show", "SHOW TABLES", effectNone},
+		{"leading comment", "/* request 42 */ SELECT 1", effectNone},
+		{"line comment", "-- why\nSELECT 1", effectNone},
+		{"hash comment", "# why\nSELECT 1", effectNone},
+		{"trailing semicolon", "SELECT 1;  ", effectNone},
+		{"system variable read", "SELECT @@time_zone", effectNone},
+		{"at sign in a string", "SELECT * FROM users WHERE email = 'a@b.c'", effectNone},
+		{"quoted semicolon", "SELECT ';SET @a=1'", effectNone},
+		{"escaped quote", `SELECT 'it\'s @x'`, effectNone},
+		{"doubled quote", `SELECT 'it''s @x'`, effectNone},
+		{"backquoted identifier", "SELECT `@weird` FROM t", effectNone},
+		{"last insert id read", "SELECT LAST_INSERT_ID()", effectNone},
+		{"create table", "CREATE TABLE t (x INT)", effectNone},
+		{"select for update", "SELECT * FROM t FOR UPDATE", effectNone},
+
+		{"set", "SET time_zone = '+00:00'", effectDirty},
+		{"set names", "set names latin1", effectDirty},
+		{"user variable assignment", "SELECT @a := 1", effectDirty},
+		{"select into variable", "SELECT x INTO @v FROM t", effectDirty},
+		{"quoted user variable", "SELECT @`a b` := 1", effectDirty},
+		{"temporary table", "CREATE TEMPORARY TABLE tmp (x INT)", effectDirty},
+		{"temporary in comment-free lower case", "create temporary table tmp (x int)", effectDirty},
+		{"get_lock", "SELECT GET_LOCK('x', 10)", effectDirty},
+		{"get_lock with space", "SELECT get_lock ('x', 10)", effectDirty},
+		{"last insert id set", "SELECT LAST_INSERT_ID(5)", effectDirty},
+		{"lock tables", "LOCK TABLES t READ", effectDirty},
+		{"begin", "BEGIN", effectDirty},
+		{"start transaction", "START TRANSACTION", effectDirty},
+		{"call", "CALL p()", effectDirty},
+		{"do", "DO GET_LOCK('x', 0)", effectDirty},
+		{"prepare", "PREPARE s FROM 'SELECT 1'", effectDirty},
+		{"handler", "HANDLER t OPEN", effectDirty},
+		{"second statement", "SELECT 1; SET @a = 1", effectDirty},
+		{"second statement after comment", "SELECT 1; /* x */ SELECT 2", effectDirty},
+		{"executable comment", "/*!40101 SET NAMES utf8 */", effectDirty},
+		{"executable comment in select", "SELECT /*!50000 @a := 1 */ 1", effectDirty},
+		{"unknown", "FROBNICATE", effectDirty},
+		{"empty", "", effectDirty},
+		{"only a comment", "/* nothing */", effectDirty},
+
+		{"use", "USE other", effectUse},
+		{"use with comment", "/* x */ use `other`", effectUse},
+	} {
+		if got := classify(tt.give); got != tt.want {
+			t.Errorf("%s: classify(%q) = %d, want %d", tt.name, tt.give, got, tt.want)
+		}
+	}
+}
+
+// FuzzClassify checks that classify never panics and never calls harmless a
+// statement that starts with a session-changing keyword or holds a user
+// variable outside quotes and comments.
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"SELECT 1", "SET @a = 1", "SELECT 'a@b'", "/*! SET x=1 */", "SELECT 1; DO 1", "SELECT `a`@`b`", "-- x\nUSE d", `SELECT '\''`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got := classify(q)
+		if got != classify(q) {
+			t.Fatal("classify is not deterministic")
+		}
+		if got != effectNone {
+			return
+		}
+		first := strings.ToUpper((&lexer{s: q}).word())
+		if !harmless[first] {
+			t.Fatalf("classify(%q) = none, but it starts with %q", q, first)
+		}
+		if strings.HasPrefix(strings.TrimSpace(strings.ToUpper(q)), "SET ") {
+			t.Fatalf("classify(%q) = none for a SET", q)
+		}
+	})
+}

@@ -1,0 +1,156 @@
+package reset
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// MySQL commands written by a reset.
+const (
+	comInitDB          = 0x02
+	comQuery           = 0x03
+	comResetConnection = 0x1f
+)
+
+// defaultResetTimeout bounds a reset whose context has no deadline.
+const defaultResetTimeout = 5 * time.Second
+
+// resetPlan is how the connections of one config are reset: the command
+// packets, built once, that take a session back to what the driver made of
+// it at connect.
+type resetPlan struct {
+	wire    bool   // the protocol can be driven on the raw socket
+	why     string // why not, when wire is false
+	db      string
+	packets []byte // COM_RESET_CONNECTION, COM_INIT_DB, COM_QUERY SET ...: pipelined
+	replies int
+}
+
+// newResetPlan reads cfg as go-sql-driver/mysql does at connect: the
+// handshake collation, then SET NAMES for a charset parameter, then a SET
+// of every other parameter.
+func newResetPlan(cfg *mysql.Config) *resetPlan {
+	p := &resetPlan{db: cfg.DBName}
+	params := dsnParams(cfg)
+	switch {
+	case cfg.TLS != nil || (cfg.TLSConfig != "" && cfg.TLSConfig != "false"):
+		p.why = "TLS: the reset is written under the driver's TLS layer, which connkit cannot reach"
+	case params.Get("compress") == "true":
+		p.why = "compression: the driver's compressed framing is not reproduced"
+	default:
+		p.wire = true
+	}
+	p.add(comResetConnection, "")
+	if p.db != "" {
+		p.add(comInitDB, p.db)
+	}
+	p.add(comQuery, setSQL(cfg, params))
+	return p
+}
+
+// dsnParams returns the parameters of cfg's DSN, including those mysql.Config
+// keeps unexported (charset, compress).
+func dsnParams(cfg *mysql.Config) url.Values {
+	dsn := cfg.FormatDSN()
+	_, query, _ := strings.Cut(dsn[strings.LastIndexByte(dsn, '/')+1:], "?")
+	v, _ := url.ParseQuery(query)
+	return v
+}
+
+// setSQL is the one SET that puts back the connection's character set and
+// collation and cfg's system variables.
+func setSQL(cfg *mysql.Config, params url.Values) string {
+	names := "SET NAMES utf8mb4 COLLATE utf8mb4_general_ci" // the driver's handshake default
+	if cs := params.Get("charset"); cs != "" {
+		cs, _, _ = strings.Cut(cs, ",") // the driver tries each; the first is the usual one
+		names = "SET NAMES " + cs
+		if cfg.Collation != "" {
+			names += " COLLATE " + cfg.Collation
+		}
+	} else if cfg.Collation != "" {
+		cs, _, _ := strings.Cut(cfg.Collation, "_")
+		names = "SET NAMES " + cs + " COLLATE " + cfg.Collation
+	}
+	keys := make([]string, 0, len(cfg.Params))
+	for k := range cfg.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(names)
+	for _, k := range keys {
+		fmt.Fprintf(&b, ", %s = %s", k, cfg.Params[k])
+	}
+	return b.String()
+}
+
+// add appends one command packet (sequence 0) to the pipeline.
+func (p *resetPlan) add(cmd byte, arg string) {
+	n := 1 + len(arg)
+	p.packets = append(p.packets, byte(n), byte(n>>8), byte(n>>16), 0, cmd)
+	p.packets = append(p.packets, arg...)
+	p.replies++
+}
+
+// run writes the pipeline on c and reads one OK per command: one round
+// trip. The connection is idle (database/sql is resetting it), so nothing
+// else reads or writes c meanwhile.
+func (p *resetPlan) run(ctx context.Context, c net.Conn) (err error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(defaultResetTimeout)
+	}
+	if err := c.SetDeadline(deadline); err != nil {
+		return err
+	}
+	defer func() {
+		if derr := c.SetDeadline(time.Time{}); err == nil {
+			err = derr
+		}
+	}()
+	if _, err := c.Write(p.packets); err != nil {
+		return fmt.Errorf("reset: writing COM_RESET_CONNECTION: %w", err)
+	}
+	var hdr [4]byte
+	for i := range p.replies {
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			return fmt.Errorf("reset: reading reply %d of %d: %w", i+1, p.replies, err)
+		}
+		body := make([]byte, int(hdr[0])|int(hdr[1])<<8|int(hdr[2])<<16)
+		if _, err := io.ReadFull(c, body); err != nil {
+			return fmt.Errorf("reset: reading reply %d of %d: %w", i+1, p.replies, err)
+		}
+		if err := okPacket(body); err != nil {
+			return fmt.Errorf("reset: command %d of %d: %w", i+1, p.replies, err)
+		}
+	}
+	return nil
+}
+
+// okPacket returns nil for an OK packet and the server's error for an ERR.
+func okPacket(b []byte) error {
+	switch {
+	case len(b) == 0:
+		return errors.New("empty reply")
+	case b[0] == 0x00:
+		return nil
+	case b[0] == 0xff && len(b) >= 3:
+		code := binary.LittleEndian.Uint16(b[1:3])
+		msg := b[3:]
+		if len(msg) >= 6 && msg[0] == '#' {
+			msg = msg[6:]
+		}
+		return fmt.Errorf("server error %d: %s", code, msg)
+	}
+	return fmt.Errorf("unexpected reply 0x%02x", b[0])
+}
