@@ -2,6 +2,7 @@ package wsclient
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -242,12 +243,16 @@ type CloseInfo struct {
 // handshakes refused with 5xx, 408 or 429; and close codes 1000 (a server
 // rotating connections), 1001, 1005, 1006, 1011, 1012, 1013 and 1014. It does
 // not retry other refused handshakes (401, 403, 404...: retrying cannot fix
-// them), the close codes that say the client is at fault (1002, 1003,
-// 1007, 1008, 1009, 1010) or any other, nor a Close by the user.
+// them), a server certificate that failed verification, the close codes
+// that say the client is at fault (1002, 1003, 1007, 1008, 1009, 1010) or
+// any other, nor a Close by the user.
 func DefaultShouldReconnect(ci CloseInfo) bool {
+	var certErr *tls.CertificateVerificationError
 	switch {
 	case ci.By == ClosedByClient:
 		return false
+	case errors.As(ci.Err, &certErr):
+		return false // an untrusted certificate stays untrusted
 	case ci.HTTPStatus != 0:
 		return ci.HTTPStatus >= 500 || ci.HTTPStatus == http.StatusRequestTimeout || ci.HTTPStatus == http.StatusTooManyRequests
 	case ci.Code == -1:
