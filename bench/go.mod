@@ -10,12 +10,16 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/jackc/puddle/v2 v2.2.3
 	github.com/jolestar/go-commons-pool/v2 v2.1.2
+	github.com/redis/go-redis/v9 v9.22.0
 )
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/sync v0.1.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )
 
 replace github.com/connkit/connkit => ../
