@@ -1,8 +1,14 @@
 package reset
 
 import (
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 func TestClassify(t *testing.T) {
@@ -90,4 +96,24 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("classify(%q) = none for a SET", q)
 		}
 	})
+}
+
+func TestSQLIsBroken(t *testing.T) {
+	t.Parallel()
+	s := NewSQL(nil)
+	for _, tt := range []struct {
+		name string
+		give error
+		want bool
+	}{
+		{"invalid connection", fmt.Errorf("query: %w", mysql.ErrInvalidConn), true},
+		{"conn done", sql.ErrConnDone, true},
+		{"bad conn", driver.ErrBadConn, true},
+		{"syntax error", errors.New("Error 1064: You have an error in your SQL syntax"), false},
+		{"no rows", sql.ErrNoRows, false},
+	} {
+		if got := s.IsBroken(tt.give); got != tt.want {
+			t.Errorf("%s: IsBroken = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/connkit/connkit/pool"
+	"github.com/go-sql-driver/mysql"
 )
 
 // SQL adapts a *sql.DB opened on MySQLConnector to pool.Config[*sql.Conn]:
@@ -12,11 +15,7 @@ import (
 // return exactly when MySQLConnector would.
 //
 //	db := sql.OpenDB(connector)
-//	s := reset.NewSQL(db)
-//	p, err := pool.New(pool.Config[*sql.Conn]{
-//		Dial: s.Dial, Close: s.Close, Dirty: s.Dirty, Reset: s.Reset,
-//		Ping: health.PingSQL,
-//	})
+//	p, err := pool.New(reset.NewSQL(db).PoolConfig())
 //
 // A *sql.Conn that the pool closes goes back to db, whose own limits
 // (SetMaxIdleConns, SetConnMaxLifetime) then apply.
@@ -67,4 +66,26 @@ func (s *SQL) Reset(ctx context.Context, c *sql.Conn) error {
 		}
 		return nil
 	})
+}
+
+// Ping checks that c still reaches the server, for pool.Config.Ping.
+func (s *SQL) Ping(ctx context.Context, c *sql.Conn) error { return c.PingContext(ctx) }
+
+// IsBroken reports whether err says that the connection is broken, for
+// pool.Config.IsBroken: what pool.IsBroken knows, plus go-sql-driver/mysql's
+// "invalid connection" (a connection that failed mid-command) and
+// sql.ErrConnDone.
+func (s *SQL) IsBroken(err error) bool {
+	return pool.IsBroken(err) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone)
+}
+
+// PoolConfig returns a pool.Config of dedicated connections of the db,
+// with Dial, Close, Ping, Dirty, Reset and IsBroken set, named "mysql";
+// set MaxSize and the rest as for any pool. Leave the db's own limits room
+// for it: SetMaxOpenConns, if set, must be at least the pool's MaxSize.
+func (s *SQL) PoolConfig() pool.Config[*sql.Conn] {
+	return pool.Config[*sql.Conn]{
+		Name: "mysql", Dial: s.Dial, Close: s.Close, Ping: s.Ping,
+		Dirty: s.Dirty, Reset: s.Reset, IsBroken: s.IsBroken,
+	}
 }

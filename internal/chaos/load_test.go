@@ -1,0 +1,153 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// load runs op from many goroutines until stopped, and keeps a timeline of
+// successes and a tally of errors by kind.
+type load struct {
+	start  time.Time
+	bucket time.Duration
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex // protects the fields below
+	ok       []int      // successes per bucket
+	errs     map[string]int
+	examples map[string]string
+	slowest  time.Duration // the longest op, success or not
+	waits    []time.Duration
+}
+
+// op does one operation; it returns how long it waited for a connection
+// (for the wait percentiles) and its error.
+type op func(ctx context.Context, worker int) (wait time.Duration, err error)
+
+// startLoad runs op from n goroutines, each call bounded by timeout.
+func startLoad(t *testing.T, n int, timeout time.Duration, fn op, classify func(error) string) *load {
+	l := &load{start: time.Now(), bucket: 100 * time.Millisecond, stop: make(chan struct{}), errs: map[string]int{}, examples: map[string]string{}}
+	for w := range n {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				began := time.Now()
+				wait, err := fn(ctx, w)
+				took := time.Since(began)
+				cancel()
+				l.record(began, took, wait, err, classify)
+				if err != nil {
+					time.Sleep(5 * time.Millisecond) // as a client would, rather than spin
+				}
+			}
+		})
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+func (l *load) record(at time.Time, took, wait time.Duration, err error, classify func(error) string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.slowest = max(l.slowest, took)
+	if err != nil {
+		kind := classify(err)
+		l.errs[kind]++
+		if _, ok := l.examples[kind]; !ok {
+			l.examples[kind] = err.Error()
+		}
+		return
+	}
+	i := int(at.Sub(l.start) / l.bucket)
+	for len(l.ok) <= i {
+		l.ok = append(l.ok, 0)
+	}
+	l.ok[i]++
+	l.waits = append(l.waits, wait)
+}
+
+// halt stops the load and waits for every worker.
+func (l *load) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// rate returns the successes per second between from and to.
+func (l *load) rate(from, to time.Time) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, b := int(from.Sub(l.start)/l.bucket), int(to.Sub(l.start)/l.bucket)
+	n := 0
+	for i := a; i < b && i < len(l.ok); i++ {
+		n += l.ok[i]
+	}
+	return float64(n) / to.Sub(from).Seconds()
+}
+
+// recoveredAt returns the start of the first window of 3 buckets from
+// after on whose rate is at least frac of want, or the zero time.
+func (l *load) recoveredAt(after time.Time, want, frac float64) time.Time {
+	for at := after; at.Before(time.Now().Add(-3 * l.bucket)); at = at.Add(l.bucket) {
+		if l.rate(at, at.Add(3*l.bucket)) >= frac*want {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// summary is the load's figures in a form for logs and RELIABILITY.md.
+func (l *load) summary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	total := 0
+	for _, n := range l.ok {
+		total += n
+	}
+	var kinds []string
+	for k, n := range l.errs {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kinds)
+	waits := slices.Clone(l.waits)
+	slices.Sort(waits)
+	pct := func(p float64) time.Duration {
+		if len(waits) == 0 {
+			return 0
+		}
+		return waits[int(p*float64(len(waits)-1))]
+	}
+	return fmt.Sprintf("ops=%d errors=[%s] wait p50=%v p99=%v slowest op=%v",
+		total, strings.Join(kinds, " "), pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), l.slowest.Round(time.Millisecond))
+}
+
+// unknownErrors returns an example of each error kind not in known.
+func (l *load) unknownErrors(known ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k, ex := range l.examples {
+		if !slices.Contains(known, k) {
+			out = append(out, k+": "+ex)
+		}
+	}
+	return out
+}
+
+var _ = atomic.Int64{}
