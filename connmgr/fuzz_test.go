@@ -1,6 +1,8 @@
 package connmgr
 
 import (
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -31,6 +33,23 @@ func FuzzTruncate(f *testing.F) {
 		}
 		if _, n := utf8.DecodeRuneInString(in[len(out):]); len(out)+n <= size {
 			t.Fatalf("truncate(%q, %d) = %q: the next rune would fit", in, size, out)
+		}
+	})
+}
+
+// FuzzParseTag checks that any connmgr tag is either a size cap (a positive
+// size) or an error: never silently ignored, never a panic.
+func FuzzParseTag(f *testing.F) {
+	for _, s := range []string{"size=8", "size=0", "size=-1", "size=8,size=9", "", "-", "len=3", " size = 4 ", "size=99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		size, err := parseTag(reflect.StructTag(`connmgr:` + strconv.Quote(v)))
+		if err == nil && size <= 0 {
+			t.Fatalf("tag %q accepted with size %d", v, size)
+		}
+		if err != nil && size != 0 {
+			t.Fatalf("tag %q: error %v with size %d", v, err, size)
 		}
 	})
 }

@@ -1,0 +1,44 @@
+package pool
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzConfig feeds New every combination of sizes and durations: it either
+// returns a pool that works and closes, or an error that names the field,
+// never a panic.
+func FuzzConfig(f *testing.F) {
+	f.Add(4, 1, int64(time.Second), int64(time.Second), int64(0), int64(time.Minute), int64(time.Second), int64(time.Second), int64(0))
+	f.Add(-1, 0, int64(0), int64(0), int64(0), int64(0), int64(0), int64(0), int64(0))
+	f.Add(2, 3, int64(-1), int64(-5), int64(-1), int64(-1), int64(-1), int64(-1), int64(-1))
+	f.Fuzz(func(t *testing.T, maxSize, minIdle int, acquire, connect, idle, lifetime, jitter, ping, period int64) {
+		if maxSize > 64 || minIdle > 64 {
+			return // a pool that size dials too much for a fuzz iteration
+		}
+		p, err := New(Config[*fconn]{
+			Dial:    func(context.Context) (*fconn, error) { return &fconn{}, nil },
+			MaxSize: maxSize, MinIdle: minIdle,
+			AcquireTimeout: time.Duration(acquire), ConnectTimeout: time.Duration(connect),
+			MaxIdleTime: time.Duration(idle), MaxLifetime: time.Duration(lifetime),
+			LifetimeJitter: time.Duration(jitter), PingTimeout: time.Duration(ping),
+			HealthCheckPeriod: time.Duration(period),
+		})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "pool: Config.") {
+				t.Fatalf("New error does not name the field: %v", err)
+			}
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if c, err := p.TryAcquire(ctx); err == nil {
+			c.Release()
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+}
