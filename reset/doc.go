@@ -37,10 +37,26 @@
 // the same afterwards (same CONNECTION_ID). Statements prepared on it before
 // are prepared again on their next use, once.
 //
-// Three cases fall back to closing the dirty connection and dialing a new
+// A transaction begun with BeginTx makes the session dirty until its Commit
+// or Rollback succeeds, so one left open on a pooled *sql.Conn is rolled
+// back. With autocommit=0 in cfg.Params every statement opens a
+// transaction, so every statement makes the session dirty. With
+// interpolateParams, a reset is followed by a COM_PING (one more round
+// trip) so that the driver escapes values by the restored sql_mode.
+//
+// Four cases fall back to closing the dirty connection and dialing a new
 // one: TLS and compression (the reset is written on the socket under the
-// driver, which cannot be done under its TLS or compressed framing), and a
-// USE when the config names no database (nothing can unselect a database).
+// driver, which cannot be done under its TLS or compressed framing), a
+// network registered with mysql.RegisterDialContext (its socket is the
+// driver's alone), and a USE when the config names no database (nothing
+// can unselect a database).
+//
+// What the classifier cannot see, because it does no I/O: a stored function
+// or trigger that sets a variable (SELECT f() counts as harmless), and a
+// DROP DATABASE of the current database. A config changed by a
+// mysql.BeforeConnect function is not known to the reset, which restores
+// the config as given; when the charset parameter lists several charsets,
+// the reset restores the first.
 //
 // # Redis
 //

@@ -38,7 +38,16 @@ func MySQLConnector(cfg *mysql.Config) (driver.Connector, error) {
 	cfg = cfg.Clone()
 	dial := cfg.DialFunc
 	if dial == nil {
-		dial = lifecycle.NewDialer().DialContext
+		switch cfg.Net {
+		case "", "tcp", "tcp4", "tcp6", "unix":
+			dial = lifecycle.NewDialer().DialContext
+		default:
+			// A network registered with mysql.RegisterDialContext (a
+			// tunnel, a cloud proxy): only the driver knows its dial
+			// function, so connkit does not see the socket.
+			plan.wire, plan.why = false, "network "+cfg.Net+" is dialed by a function registered with the driver"
+			return newConnector(cfg, plan)
+		}
 	}
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := dial(ctx, network, addr)
@@ -47,6 +56,10 @@ func MySQLConnector(cfg *mysql.Config) (driver.Connector, error) {
 		}
 		return nc, err
 	}
+	return newConnector(cfg, plan)
+}
+
+func newConnector(cfg *mysql.Config, plan *resetPlan) (driver.Connector, error) {
 	inner, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reset: MySQLConnector: %w", err)
@@ -75,11 +88,11 @@ func (c *mysqlConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // Driver returns the go-sql-driver/mysql driver.
 func (c *mysqlConnector) Driver() driver.Driver { return c.inner.Driver() }
 
-// Connection states, in mysqlConn.state.
+// Bits of mysqlConn.state; 0 is a clean session.
 const (
-	stateClean   uint32 = iota
-	stateDirty          // reset before reuse
-	stateDiscard        // close before reuse: no reset restores it
+	stateDirty   uint32 = 1 << iota // a statement may have changed the session
+	stateTx                         // a transaction begun with BeginTx is not ended
+	stateDiscard                    // close before reuse: no reset restores it
 )
 
 // mysqlConn is a go-sql-driver/mysql connection that tracks whether its
@@ -96,35 +109,44 @@ type mysqlConn struct {
 // note records what a statement about to run may do to the session.
 func (cn *mysqlConn) note(e effect) {
 	switch {
-	case e == effectNone:
+	case e == effectNone && !cn.plan.alwaysDirty:
 	case e == effectUse && cn.plan.db == "":
-		cn.state.Store(stateDiscard)
+		cn.state.Or(stateDiscard)
 	default:
-		cn.state.CompareAndSwap(stateClean, stateDirty)
+		cn.state.Or(stateDirty)
 	}
 }
 
 // dirty reports whether the session needs a reset.
-func (cn *mysqlConn) dirty() bool { return cn.state.Load() != stateClean }
+func (cn *mysqlConn) dirty() bool { return cn.state.Load() != 0 }
 
 // reset restores a fresh session, or returns driver.ErrBadConn when only a
 // new connection can.
 func (cn *mysqlConn) reset(ctx context.Context) error {
-	switch cn.state.Load() {
-	case stateClean:
+	switch st := cn.state.Load(); {
+	case st == 0:
 		return nil
-	case stateDiscard:
+	case st&stateDiscard != 0:
 		return driver.ErrBadConn
 	}
 	if !cn.plan.wire || cn.raw == nil {
 		return driver.ErrBadConn
 	}
 	if err := cn.plan.run(ctx, cn.raw); err != nil {
-		cn.state.Store(stateDiscard)
+		cn.state.Or(stateDiscard)
 		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 	}
 	cn.gen++
-	cn.state.Store(stateClean)
+	if cn.plan.interpolate {
+		// The driver escapes interpolated values by the server status it
+		// read last (NO_BACKSLASH_ESCAPES): the reset's replies went past
+		// it, so let it read one of its own.
+		if err := cn.inner.(driver.Pinger).Ping(ctx); err != nil {
+			cn.state.Or(stateDiscard)
+			return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+		}
+	}
+	cn.state.Store(0)
 	return nil
 }
 
@@ -137,23 +159,45 @@ func (cn *mysqlConn) PrepareContext(ctx context.Context, query string) (driver.S
 	if err != nil {
 		return nil, err
 	}
-	return &mysqlStmt{cn: cn, inner: st, query: query, effect: classify(query), gen: cn.gen}, nil
+	return &mysqlStmt{cn: cn, inner: st, query: query, effect: cn.plan.classify(query), gen: cn.gen}, nil
 }
 
 func (cn *mysqlConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	cn.note(classify(query))
+	cn.note(cn.plan.classify(query))
 	return cn.inner.(driver.ExecerContext).ExecContext(ctx, query, args)
 }
 
 func (cn *mysqlConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	cn.note(classify(query))
+	cn.note(cn.plan.classify(query))
 	return cn.inner.(driver.QueryerContext).QueryContext(ctx, query, args)
 }
 
-// BeginTx starts a transaction. One opened and ended through database/sql
-// leaves nothing behind: COMMIT and ROLLBACK end it.
+// BeginTx starts a transaction: the session is dirty until a Commit or
+// Rollback succeeds, so that a transaction left open on a pooled *sql.Conn
+// is rolled back by the reset.
 func (cn *mysqlConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return cn.inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	cn.state.Or(stateTx)
+	tx, err := cn.inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &mysqlTx{cn: cn, inner: tx}, nil
+}
+
+// mysqlTx ends the transaction state of its connection when it ends well.
+type mysqlTx struct {
+	cn    *mysqlConn
+	inner driver.Tx
+}
+
+func (tx *mysqlTx) Commit() error   { return tx.end(tx.inner.Commit()) }
+func (tx *mysqlTx) Rollback() error { return tx.end(tx.inner.Rollback()) }
+
+func (tx *mysqlTx) end(err error) error {
+	if err == nil {
+		tx.cn.state.And(^stateTx)
+	}
+	return err
 }
 
 func (cn *mysqlConn) Begin() (driver.Tx, error) {
@@ -178,8 +222,8 @@ func (cn *mysqlConn) ResetSession(ctx context.Context) error {
 // IsValid is called by database/sql when the connection is returned: one
 // that no reset can restore is closed at once instead of kept idle.
 func (cn *mysqlConn) IsValid() bool {
-	return cn.inner.(driver.Validator).IsValid() && cn.state.Load() != stateDiscard &&
-		(cn.state.Load() == stateClean || cn.plan.wire)
+	st := cn.state.Load()
+	return cn.inner.(driver.Validator).IsValid() && st&stateDiscard == 0 && (st == 0 || cn.plan.wire)
 }
 
 func (cn *mysqlConn) Close() error { return cn.inner.Close() }

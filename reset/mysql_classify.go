@@ -39,8 +39,12 @@ var risky = []string{"TEMPORARY", "GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS
 // statement it does not know as harmless is dirty. It reads the query as
 // MySQL does: comments and quoted strings are skipped, keywords are case
 // insensitive, and a second statement after a ';' is dirty.
-func classify(query string) effect {
-	l := lexer{s: query}
+func classify(query string) effect { return classifyMode(query, false) }
+
+// classifyMode is classify for a server whose sql_mode may hold
+// NO_BACKSLASH_ESCAPES, in which a backslash in a string is a character.
+func classifyMode(query string, noBackslash bool) effect {
+	l := lexer{s: query, noBackslash: noBackslash}
 	first := strings.ToUpper(l.word())
 	switch {
 	case first == "USE":
@@ -56,6 +60,11 @@ func classify(query string) effect {
 		case tokUserVar, tokSemicolon:
 			return effectDirty
 		case tokWord:
+			if strings.EqualFold(tok, "NEXT") || strings.EqualFold(tok, "PREVIOUS") {
+				if w := l.peekWord(); strings.EqualFold(w, "VALUE") {
+					return effectDirty // NEXT VALUE FOR seq sets the session's PREVIOUS VALUE
+				}
+			}
 			if strings.EqualFold(tok, "LAST_INSERT_ID") && l.emptyParens() {
 				continue // reading it is harmless; LAST_INSERT_ID(expr) sets it
 			}
@@ -80,8 +89,20 @@ const (
 
 // lexer splits MySQL text into the tokens classify needs.
 type lexer struct {
-	s string
-	i int
+	s           string
+	i           int
+	noBackslash bool
+}
+
+// peekWord returns the next token if it is a word, without consuming it.
+func (l *lexer) peekWord() string {
+	save := l.i
+	tok, kind := l.next()
+	l.i = save
+	if kind != tokWord {
+		return ""
+	}
+	return tok
 }
 
 // word skips space and comments and returns the first word.
@@ -181,7 +202,7 @@ func (l *lexer) skipQuoted(q byte) {
 	for l.i < len(l.s) {
 		c := l.s[l.i]
 		switch {
-		case c == '\\' && q != '`':
+		case c == '\\' && q != '`' && !l.noBackslash:
 			l.i += 2
 		case c == q && l.i+1 < len(l.s) && l.s[l.i+1] == q:
 			l.i += 2

@@ -117,3 +117,23 @@ func TestSQLIsBroken(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyModes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name        string
+		give        string
+		noBackslash bool
+		want        effect
+	}{
+		{"next value for", "SELECT NEXT VALUE FOR s", false, effectDirty},
+		{"previous value for", "SELECT PREVIOUS VALUE FOR s", false, effectDirty},
+		{"column named next", "SELECT next FROM t", false, effectNone},
+		{"backslash escapes a quote", `SELECT 'a\', @x := 1 -- '`, false, effectNone},
+		{"backslash is a character", `SELECT 'a\', @x := 1 -- '`, true, effectDirty},
+	} {
+		if got := classifyMode(tt.give, tt.noBackslash); got != tt.want {
+			t.Errorf("%s: classifyMode(%q, %v) = %d, want %d", tt.name, tt.give, tt.noBackslash, got, tt.want)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package reset
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -381,5 +383,145 @@ func TestMySQLKilledServerRecovers(t *testing.T) {
 	}
 	if st := p.Stats(); st.Destroyed.Total() == 0 {
 		t.Errorf("no connection destroyed after the restart: %+v", st)
+	}
+}
+
+// TestMySQLInterpolateParamsAfterReset checks that a reset does not leave
+// the driver escaping interpolated values by a stale sql_mode: after a
+// borrower turned NO_BACKSLASH_ESCAPES on, the next one's parameter must
+// still be a string, not SQL.
+func TestMySQLInterpolateParamsAfterReset(t *testing.T) {
+	e := startMariaDB(t)
+	db := openDB(t, e.srv.DSN("interpolateParams=true"))
+	if _, err := db.Exec("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'"); err != nil {
+		t.Fatal(err)
+	}
+	const payload = `\' OR 1=1 -- `
+	var got string
+	if err := db.QueryRow("SELECT ?", payload).Scan(&got); err != nil || got != payload {
+		t.Fatalf("SELECT ? with %q after a reset = %q, %v: the parameter was not escaped for the session's sql_mode", payload, got, err)
+	}
+}
+
+// TestMySQLOpenTransactionOnPooledConn leaves a transaction begun with
+// BeginTx open on a pooled *sql.Conn: the reset rolls it back.
+func TestMySQLOpenTransactionOnPooledConn(t *testing.T) {
+	e := startMariaDB(t)
+	db := openDB(t, e.testDSN())
+	borrow := poolBorrower(t, db)
+	c, giveBack := borrow(t)
+	tx, err := c.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO connkit.t VALUES (9)"); err != nil {
+		t.Fatal(err)
+	}
+	giveBack() // the Tx is never ended
+	c, giveBack = borrow(t)
+	defer giveBack()
+	var inTx, rows int
+	if err := c.QueryRowContext(t.Context(), "SELECT @@in_transaction, (SELECT COUNT(*) FROM connkit.t)").Scan(&inTx, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if inTx != 0 || rows != 0 {
+		t.Errorf("after an abandoned transaction: in_transaction=%d, %d rows; want 0 and 0", inTx, rows)
+	}
+
+	// A transaction that ended leaves the connection clean: no reset.
+	if err := c.Raw(func(any) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	tx2, err := c.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx2.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if NewSQL(db).Dirty(c) {
+		t.Error("a connection whose transaction was rolled back is reported dirty")
+	}
+}
+
+// TestMySQLAutocommitOffParam uses a config with autocommit=0: every
+// statement leaves a transaction open, so every return resets.
+func TestMySQLAutocommitOffParam(t *testing.T) {
+	e := startMariaDB(t)
+	db := openDB(t, e.srv.DSN("autocommit=0"))
+	if _, err := db.Exec("INSERT INTO connkit.t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	var inTx int
+	if err := db.QueryRow("SELECT @@in_transaction").Scan(&inTx); err != nil || inTx != 0 {
+		t.Errorf("next borrower: in_transaction=%d, %v; want 0 (the reset rolls back)", inTx, err)
+	}
+}
+
+// TestMySQLRegisteredNetwork uses a network registered with
+// mysql.RegisterDialContext: connkit cannot reach its socket, so a dirty
+// connection is dialed again, and the session is fresh.
+func TestMySQLRegisteredNetwork(t *testing.T) {
+	e := startMariaDB(t)
+	mysql.RegisterDialContext("connkit-test", func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	})
+	cfg, _ := mysql.ParseDSN(e.srv.DSN())
+	cfg.Net = "connkit-test"
+	db := openDB(t, cfg.FormatDSN())
+	var id0, id1 int64
+	if err := db.QueryRow("SELECT CONNECTION_ID()").Scan(&id0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("SET @a = 1"); err != nil {
+		t.Fatal(err)
+	}
+	var a sql.NullInt64
+	if err := db.QueryRow("SELECT CONNECTION_ID(), @a").Scan(&id1, &a); err != nil {
+		t.Fatal(err)
+	}
+	if id1 == id0 || a.Valid {
+		t.Errorf("after SET @a: connection %d (was %d), @a = %v; want a new connection and no @a", id1, id0, a)
+	}
+}
+
+// TestMySQLResetWithRowsOpen returns a pooled connection with its Rows
+// still open: the reset refuses it at once (a reset written then would be
+// read as rows) and the pool replaces it.
+func TestMySQLResetWithRowsOpen(t *testing.T) {
+	e := startMariaDB(t)
+	cfg, _ := mysql.ParseDSN(e.testDSN())
+	connector, err := MySQLConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	t.Cleanup(func() { db.Close() })
+	s := NewSQL(db)
+	c, err := s.Dial(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExecContext(t.Context(), "SET @a = 1"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.QueryContext(t.Context(), "SELECT seq FROM seq_1_to_1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Reset(t.Context(), c) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrDiscard) {
+			t.Errorf("Reset with Rows open = %v, want ErrDiscard", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Reset with Rows open hangs")
+	}
+	rows.Close()
+	if err := s.Close(c); err != nil {
+		t.Fatal(err)
 	}
 }

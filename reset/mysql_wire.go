@@ -29,19 +29,31 @@ const defaultResetTimeout = 5 * time.Second
 // packets, built once, that take a session back to what the driver made of
 // it at connect.
 type resetPlan struct {
-	wire    bool   // the protocol can be driven on the raw socket
-	why     string // why not, when wire is false
-	db      string
-	packets []byte // COM_RESET_CONNECTION, COM_INIT_DB, COM_QUERY SET ...: pipelined
-	replies int
+	wire        bool   // the protocol can be driven on the raw socket
+	why         string // why not, when wire is false
+	db          string
+	interpolate bool   // the driver interpolates parameters: it must see a status after a reset
+	alwaysDirty bool   // autocommit is off: every statement leaves a transaction open
+	noBackslash bool   // sql_mode has NO_BACKSLASH_ESCAPES: a backslash escapes nothing in strings
+	packets     []byte // COM_RESET_CONNECTION, COM_INIT_DB, COM_QUERY SET ...: pipelined
+	replies     int
 }
 
 // newResetPlan reads cfg as go-sql-driver/mysql does at connect: the
 // handshake collation, then SET NAMES for a charset parameter, then a SET
 // of every other parameter.
 func newResetPlan(cfg *mysql.Config) *resetPlan {
-	p := &resetPlan{db: cfg.DBName}
+	p := &resetPlan{db: cfg.DBName, interpolate: cfg.InterpolateParams}
 	params := dsnParams(cfg)
+	for k, v := range cfg.Params {
+		v = strings.ToUpper(strings.Trim(v, "'\" "))
+		switch strings.ToLower(k) {
+		case "autocommit":
+			p.alwaysDirty = v == "0" || v == "OFF" || v == "FALSE"
+		case "sql_mode":
+			p.noBackslash = strings.Contains(v, "NO_BACKSLASH_ESCAPES")
+		}
+	}
 	switch {
 	case cfg.TLS != nil || (cfg.TLSConfig != "" && cfg.TLSConfig != "false"):
 		p.why = "TLS: the reset is written under the driver's TLS layer, which connkit cannot reach"
@@ -102,9 +114,14 @@ func (p *resetPlan) add(cmd byte, arg string) {
 	p.replies++
 }
 
+// classify classifies a statement as the server of this config reads it.
+func (p *resetPlan) classify(query string) effect {
+	return classifyMode(query, p.noBackslash)
+}
+
 // run writes the pipeline on c and reads one OK per command: one round
 // trip. The connection is idle (database/sql is resetting it), so nothing
-// else reads or writes c meanwhile.
+// else reads or writes c meanwhile. It ends when ctx does.
 func (p *resetPlan) run(ctx context.Context, c net.Conn) (err error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -113,7 +130,9 @@ func (p *resetPlan) run(ctx context.Context, c net.Conn) (err error) {
 	if err := c.SetDeadline(deadline); err != nil {
 		return err
 	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer func() {
+		stop()
 		if derr := c.SetDeadline(time.Time{}); err == nil {
 			err = derr
 		}

@@ -3,6 +3,7 @@ package reset
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -53,16 +54,32 @@ func (s *SQL) Dirty(c *sql.Conn) bool {
 }
 
 // Reset restores a fresh session on c in one round trip, or returns an
-// error when only a new connection can (the pool then destroys c, and db
-// closes it when it comes back: see MySQLConnector).
+// error wrapping ErrDiscard when only a new connection can (the pool then
+// destroys c, and db closes it when it comes back: see MySQLConnector).
+// A connection returned with its Rows still open cannot be reset: close
+// Rows before Release.
 func (s *SQL) Reset(ctx context.Context, c *sql.Conn) error {
 	return c.Raw(func(dc any) error {
 		cn, ok := dc.(*mysqlConn)
 		if !ok {
 			return fmt.Errorf("%w (got %T)", ErrNotTracked, dc)
 		}
-		if err := cn.reset(ctx); err != nil {
-			return fmt.Errorf("reset: session not restored, the connection must be dialed again: %w", err)
+		if !cn.dirty() {
+			return nil
+		}
+		// The driver's own check first: it refuses a connection with a
+		// result set still being read (Rows not closed), on which a reset
+		// would be read as rows.
+		err := cn.inner.(driver.SessionResetter).ResetSession(ctx)
+		if err == nil {
+			err = cn.reset(ctx)
+		}
+		if err != nil {
+			cn.state.Or(stateDiscard)
+			// Not driver.ErrBadConn: through Conn.Raw, database/sql would
+			// close the connection at once and wait for open Rows forever.
+			// The pool closes it; database/sql drops it (IsValid).
+			return fmt.Errorf("%w: session not restored (%v)", ErrDiscard, err)
 		}
 		return nil
 	})
