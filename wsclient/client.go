@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,8 @@ var errUserClose = errors.New("wsclient: Close called")
 // peer, and writes one message at a time, in order. Create one
 // with New; its methods are safe for concurrent use.
 type Client struct {
-	opts    Options // read-only after New
+	opts    Options      // read-only after New
+	http    *http.Client // makes handshakes (see handshakeClient)
 	q       *queue
 	inbound chan Message
 	events  *events
@@ -74,6 +76,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		opts:    opts,
+		http:    handshakeClient(opts.HTTPClient),
 		q:       newQueue(opts.QueueLimit, opts.QueueBytes),
 		inbound: make(chan Message, opts.RecvBuffer),
 		done:    make(chan struct{}),
@@ -143,7 +146,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cn, err := c.q.claimDirect()
+	cn, err := c.q.claimDirect(len(data))
 	if err != nil {
 		return err
 	}

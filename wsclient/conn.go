@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error 
 type connection struct {
 	c        *Client
 	ws       *websocket.Conn
+	nc       net.Conn        // the socket under ws, or nil when the transport did not say
 	ctx      context.Context // ends when the connection ends; cancelling it closes ws
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -48,25 +50,63 @@ var epoch = time.Now()
 
 func monotime() int64 { return int64(time.Since(epoch)) }
 
-// fail records why the connection ends, once, and ends it.
+// fail records why the connection ends, once, and ends it. It closes
+// failed before it detaches the connection from the queue, so that attach,
+// which checks failed under the queue's lock, never attaches a failed one.
 func (cn *connection) fail(info CloseInfo) {
 	cn.failOnce.Do(func() {
-		cn.c.q.detach(cn)
 		cn.info = info
 		close(cn.failed)
+		cn.c.q.detach(cn)
 	})
 }
 
-// run runs ws until it drops or Close ends it, and says why it ended.
-func (c *Client) run(ws *websocket.Conn) CloseInfo {
+// isFailed reports whether fail was called.
+func (cn *connection) isFailed() bool {
+	select {
+	case <-cn.failed:
+		return true
+	default:
+		return false
+	}
+}
+
+// forceClose closes the socket at once, whatever coder/websocket is doing
+// on it: reads, writes and a close handshake in progress all fail.
+func (cn *connection) forceClose() {
+	if cn.nc != nil {
+		cn.nc.Close()
+		return
+	}
+	cn.ws.CloseNow()
+}
+
+// readCtx is the context of reads: none when the socket is known (closing
+// it ends a read, and coder costs nothing per read without a context);
+// else the connection's, which makes coder close the connection when it
+// ends.
+func (cn *connection) readCtx() context.Context {
+	if cn.nc != nil {
+		return context.Background()
+	}
+	return cn.ctx
+}
+
+// run runs ws (over socket nc, if known) until it drops or Close ends it,
+// and says why it ended.
+func (c *Client) run(ws *websocket.Conn, nc net.Conn) CloseInfo {
 	ctx, cancel := context.WithCancel(context.Background()) // not c.base: Close wants a handshake first
-	cn := &connection{c: c, ws: ws, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
+	cn := &connection{c: c, ws: ws, nc: nc, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
 	cn.lastRead.Store(monotime())
-	cn.wt = time.AfterFunc(time.Hour, func() { cn.fail(CloseInfo{Code: -1, Err: cn.writeTimeoutError()}) })
+	cn.wt = time.AfterFunc(time.Hour, func() {
+		cn.fail(CloseInfo{Code: -1, Err: cn.writeTimeoutError()})
+		cn.forceClose()
+	})
 	cn.wt.Stop()
-	// Reads and data writes run on a background context, which costs coder
-	// nothing per call; cancelling ctx closes the socket under them instead.
-	stopClose := context.AfterFunc(ctx, func() { ws.CloseNow() })
+	// Data writes run on a background context, which costs coder nothing
+	// per call, and so do reads when the socket is known; ending ctx closes
+	// the socket under them instead.
+	stopClose := context.AfterFunc(ctx, cn.forceClose)
 	defer cn.wg.Wait()
 	defer stopClose()
 	defer cn.wt.Stop()
@@ -90,7 +130,7 @@ func (c *Client) run(ws *websocket.Conn) CloseInfo {
 
 	select {
 	case <-cn.failed:
-		ws.CloseNow()
+		cn.forceClose()
 		c.opts.Logger.Warn("wsclient: connection lost", "err", cn.info.Err)
 		return cn.info
 	case <-c.base.Done():
@@ -131,7 +171,7 @@ func sleepOrDone(done <-chan struct{}, d time.Duration) bool {
 func (cn *connection) readLoop() {
 	c := cn.c
 	for {
-		typ, data, err := cn.ws.Read(context.Background())
+		typ, data, err := cn.ws.Read(cn.readCtx())
 		if err != nil {
 			cn.fail(readCloseInfo(err))
 			return

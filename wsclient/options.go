@@ -45,9 +45,15 @@ type Options struct {
 	// fetched again. Its ctx is bounded by ConnectTimeout.
 	Prepare func(ctx context.Context) (url string, header http.Header, err error)
 
-	// HTTPClient makes the handshake. Nil means http.DefaultClient, which
-	// verifies TLS certificates against the system's roots; give a client
-	// with its own tls.Config to trust another CA.
+	// HTTPClient makes the handshake. Nil means a client like
+	// http.DefaultClient (proxy from the environment; TLS certificates
+	// verified against the system's roots) whose dials set
+	// lifecycle.DefaultKeepAlive; give a client with its own tls.Config to
+	// trust another CA. The client uses a copy of an *http.Transport, with
+	// keep-alives off so that every handshake has its own socket, which the
+	// client can then close at once when CloseTimeout or WriteTimeout pass;
+	// another RoundTripper is used as is, and a close handshake the peer
+	// does not answer may then take up to 5s whatever CloseTimeout says.
 	HTTPClient *http.Client
 
 	// Subprotocols are offered in the handshake.

@@ -84,17 +84,18 @@ func (q *queue) signal() {
 	}
 }
 
-// claimDirect returns the connection to write on at once, when one is up
-// and no message is queued or being written: the caller then writes and
+// claimDirect returns the connection to write on at once, when one is up,
+// no message is queued or being written, and a message of size bytes could
+// be queued (QueueBytes holds for both ways): the caller then writes and
 // calls release. It returns nil (write through the queue) otherwise, and
 // the error push would return when no message is accepted.
-func (q *queue) claimDirect() (*connection, error) {
+func (q *queue) claimDirect(size int) (*connection, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.reject != nil {
 		return nil, q.reject
 	}
-	if q.cn == nil || q.busy || len(q.items) > 0 {
+	if q.cn == nil || q.busy || len(q.items) > 0 || size > q.maxBytes {
 		return nil, nil
 	}
 	q.busy = true
@@ -114,10 +115,13 @@ func (q *queue) release() {
 	q.mu.Unlock()
 }
 
-// attach makes cn the connection that Sends may write on directly.
+// attach makes cn the connection that Sends may write on directly, unless
+// it failed already.
 func (q *queue) attach(cn *connection) {
 	q.mu.Lock()
-	q.cn = cn
+	if !cn.isFailed() {
+		q.cn = cn
+	}
 	q.mu.Unlock()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,12 +41,12 @@ func (c *Client) supervise() {
 	failures := 0
 	for c.base.Err() == nil {
 		c.setState(lifecycle.StateConnecting)
-		ws, info := c.dial()
+		ws, nc, info := c.dial()
 		var up time.Duration
 		if ws != nil {
 			failures = 0
 			start := time.Now()
-			info = c.run(ws)
+			info = c.run(ws, nc)
 			up = time.Since(start)
 		} else {
 			failures++
@@ -113,19 +114,23 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// dial makes one connect attempt, bounded by ConnectTimeout and Close.
-func (c *Client) dial() (*websocket.Conn, CloseInfo) {
+// dial makes one connect attempt, bounded by ConnectTimeout and Close. It
+// returns the socket under the connection too, when the transport told it
+// (see handshakeClient).
+func (c *Client) dial() (*websocket.Conn, net.Conn, CloseInfo) {
 	ctx, cancel := context.WithTimeout(c.base, c.opts.ConnectTimeout)
 	defer cancel()
+	slot := &socketSlot{}
+	ctx = context.WithValue(ctx, socketSlotKey{}, slot)
 	u, h := c.opts.URL, c.opts.Header
 	if c.opts.Prepare != nil {
 		var err error
 		if u, h, err = c.opts.Prepare(ctx); err != nil {
-			return nil, CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: Prepare: %w", err)}
+			return nil, nil, CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: Prepare: %w", err)}
 		}
 	}
 	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
-		HTTPClient:   c.opts.HTTPClient,
+		HTTPClient:   c.http,
 		HTTPHeader:   h,
 		Subprotocols: c.opts.Subprotocols,
 	})
@@ -137,10 +142,10 @@ func (c *Client) dial() (*websocket.Conn, CloseInfo) {
 			info.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
 			info.Err = &HandshakeError{StatusCode: resp.StatusCode, Err: err}
 		}
-		return nil, info
+		return nil, nil, info
 	}
 	ws.SetReadLimit(c.opts.ReadLimit)
-	return ws, CloseInfo{}
+	return ws, slot.get(), CloseInfo{}
 }
 
 // retryAfter parses a Retry-After header in seconds (or an HTTP date).

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/coder/websocket"
+	"github.com/connkit/connkit/lifecycle"
 )
 
 // TestConcurrentSendsKeepOrder sends from 8 goroutines at once: every
@@ -115,7 +117,7 @@ func TestWriteTimeout(t *testing.T) {
 func TestQueueOneWriteAtATime(t *testing.T) {
 	t.Parallel()
 	q := newQueue(10, 1<<20)
-	if cn, _ := q.claimDirect(); cn != nil {
+	if cn, _ := q.claimDirect(0); cn != nil {
 		t.Fatal("claimDirect with no connection up returned one")
 	}
 	cn := &connection{}
@@ -124,13 +126,13 @@ func TestQueueOneWriteAtATime(t *testing.T) {
 	if err := q.push(m); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := q.claimDirect(); got != nil {
+	if got, _ := q.claimDirect(0); got != nil {
 		t.Fatal("claimDirect with a message queued: a direct write would overtake it")
 	}
 	if q.pop() != m {
 		t.Fatal("pop did not return the queued message")
 	}
-	if got, _ := q.claimDirect(); got != nil {
+	if got, _ := q.claimDirect(0); got != nil {
 		t.Fatal("claimDirect while the writer writes: two writes at once")
 	}
 	if err := q.push(&outMsg{data: []byte("next")}); err != nil {
@@ -145,17 +147,93 @@ func TestQueueOneWriteAtATime(t *testing.T) {
 	} else {
 		q.finish(next, nil)
 	}
-	if got, _ := q.claimDirect(); got != cn {
+	if got, _ := q.claimDirect(0); got != cn {
 		t.Fatal("claimDirect on an idle queue did not return the connection")
 	}
 	q.release()
 	q.detach(&connection{})
-	if got, _ := q.claimDirect(); got != cn {
+	if got, _ := q.claimDirect(0); got != cn {
 		t.Fatal("detach of another connection detached the current one")
 	}
 	q.release()
 	q.detach(cn)
-	if got, _ := q.claimDirect(); got != nil {
+	if got, _ := q.claimDirect(0); got != nil {
 		t.Fatal("claimDirect after detach returned the connection")
+	}
+}
+
+// TestCloseTimeoutWithSilentPeer closes a client whose peer never answers
+// the close frame: Close returns after CloseTimeout, not after
+// coder/websocket's own 5s.
+func TestCloseTimeoutWithSilentPeer(t *testing.T) {
+	t.Parallel()
+	hold := make(chan struct{})
+	t.Cleanup(func() { close(hold) })
+	s := newServer(t, func(n int, c *websocket.Conn) { <-hold }) // reads nothing, answers nothing
+	const closeTimeout = 200 * time.Millisecond
+	c, err := New(Options{URL: s.url(), CloseTimeout: closeTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > closeTimeout+time.Second {
+		t.Errorf("Close took %v with a silent peer, want about CloseTimeout (%v)", took, closeTimeout)
+	}
+}
+
+// TestConnectionLostDuringOnConnected drops the connection while
+// OnConnected runs: the dead connection must not take direct writes, so a
+// Send waits for the next connection instead of failing.
+func TestConnectionLostDuringOnConnected(t *testing.T) {
+	t.Parallel()
+	var sp atomic.Pointer[server]
+	s := newServer(t, func(n int, c *websocket.Conn) {
+		if n == 1 {
+			c.Close(websocket.StatusServiceRestart, "bye") // at once, while OnConnected runs
+			return
+		}
+		sp.Load().record(n, c)
+	})
+	sp.Store(s)
+	var calls atomic.Int32
+	c := newClient(t, Options{
+		URL: s.url(),
+		OnConnected: func(ctx context.Context, _ *Session) error {
+			if calls.Add(1) == 1 {
+				time.Sleep(100 * time.Millisecond) // the server's close arrives meanwhile
+			}
+			return nil
+		},
+		NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(300 * time.Millisecond) },
+	})
+	c.ensureStarted()
+	waitFor(t, "the first OnConnected to end", func() bool { return calls.Load() >= 1 && c.State() != lifecycle.StateConnecting })
+	time.Sleep(120 * time.Millisecond)
+	if err := c.Send(testCtx(t), MessageText, []byte("after")); err != nil {
+		t.Fatalf("Send after a connection lost during OnConnected = %v, want it delivered on the next one", err)
+	}
+	waitFor(t, "the message on the second connection", func() bool { return len(s.received(2)) == 1 })
+}
+
+// TestQueueBytesBoundsDirectWrites sends a message larger than QueueBytes
+// on an idle connection: refused, as it would be when queued.
+func TestQueueBytesBoundsDirectWrites(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	c := newClient(t, Options{URL: s.url(), QueueBytes: 10})
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(testCtx(t), MessageBinary, make([]byte, 100)); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("Send of 100 bytes with QueueBytes 10 = %v, want ErrQueueFull", err)
+	}
+	if err := c.Send(testCtx(t), MessageBinary, make([]byte, 10)); err != nil {
+		t.Errorf("Send of 10 bytes = %v", err)
 	}
 }
