@@ -155,8 +155,12 @@ func TestSecretsNeverShown(t *testing.T) {
 	show("health check", m.Check(ctx))
 	rsrv.Kill()
 	show("health check with Redis down", m.Check(ctx))
-	_, err = goodPool.Acquire(ctx)
-	show("acquire with Redis down", err)
+	if c, err := goodPool.Acquire(ctx); err != nil {
+		show("acquire with Redis down", err)
+	} else {
+		show("a command with Redis down", c.Value().Ping(ctx).Err())
+		c.Destroy()
+	}
 	for _, q := range []string{"", "?verbose"} {
 		rec := httptest.NewRecorder()
 		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz"+q, nil))
