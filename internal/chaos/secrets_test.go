@@ -139,6 +139,13 @@ func TestSecretsNeverShown(t *testing.T) {
 	show("wsclient send after giving up", client.Send(ctx, wsclient.MessageText, []byte("x")))
 	show("wsclient close", client.Close(ctx))
 	refusing.Close()
+	gone, err := wsclient.New(wsclient.Options{URL: wsURL, Logger: logger, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	show("wsclient connect to a server that is gone", gone.Connect(ctx))
+	show("wsclient stats", gone.Stats())
+	show("wsclient close", gone.Close(ctx))
 
 	// Health: every check failing, then the endpoint and the metrics.
 	m, err := health.NewMonitor(health.MonitorOptions{Period: -1, Timeout: time.Second, Logger: logger})
@@ -181,7 +188,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	show("logs", logs.String())
 
 	all := strings.Join(seen, "\n")
-	for _, want := range []string{"WRONGPASS", "Access denied", "401", "leaky handler", "acquired at", "down"} {
+	for _, want := range []string{"WRONGPASS", "Access denied", "401", "leaky handler", "acquired at", "down", "connection refused"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the error paths were not all reached: no %q in what was shown", want)
 		}
