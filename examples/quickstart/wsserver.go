@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// wsServer is an in-process WebSocket server that sends every message back.
+// stop ends it as a server being restarted does: no new connections, and a
+// close frame with 1012 (service restart) on each open one.
+type wsServer struct {
+	srv    *http.Server
+	served chan struct{} // closed when Serve has returned
+
+	mu       sync.Mutex // protects the fields below
+	conns    map[*websocket.Conn]struct{}
+	stopped  bool
+	handlers sync.WaitGroup // the WebSocket handlers running; Add under mu
+}
+
+// startWSServer listens on addr (host:0 for any free port) and serves.
+func startWSServer(addr string) (*wsServer, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	s := &wsServer{served: make(chan struct{}), conns: make(map[*websocket.Conn]struct{})}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.echo), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		defer close(s.served)
+		_ = s.srv.Serve(ln) // http.ErrServerClosed after stop
+	}()
+	return s, ln.Addr().String(), nil
+}
+
+// echo upgrades the request and echoes messages until the connection ends.
+func (s *wsServer) echo(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	if !s.track(c) {
+		c.Close(websocket.StatusServiceRestart, "restarting")
+		return
+	}
+	defer s.untrack(c)
+	for {
+		typ, data, err := c.Read(context.Background()) // stop's Close ends it
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = c.Write(ctx, typ, data)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// track registers c and reports whether the server is still running.
+func (s *wsServer) track(c *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.handlers.Add(1)
+	return true
+}
+
+func (s *wsServer) untrack(c *websocket.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.handlers.Done()
+}
+
+// stop closes the listener, then every connection with 1012, and waits for
+// the close handshakes and the handlers (http.Server.Close does not know
+// the connections that websocket.Accept hijacked). Stopping a stopped
+// server does nothing.
+func (s *wsServer) stop() error {
+	err := s.srv.Close()
+	<-s.served
+	s.mu.Lock()
+	s.stopped = true
+	conns := make([]*websocket.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() { c.Close(websocket.StatusServiceRestart, "restarting") })
+	}
+	wg.Wait()
+	s.handlers.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
