@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,16 +180,13 @@ func echoGorilla(b *testing.B, url string, msg []byte) {
 func BenchmarkWSReconnect(b *testing.B) {
 	srv := newRestartableServer(b)
 	const delay = 20 * time.Millisecond
-	connected := make(chan struct{}, 1)
+	var connects atomic.Int64 // counted by OnStateChange, in order
 	c, err := wsclient.New(wsclient.Options{
 		URL:        srv.url(),
 		NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(delay) },
 		OnStateChange: func(_, to lifecycle.State) {
 			if to == lifecycle.StateConnected {
-				select {
-				case connected <- struct{}{}:
-				default:
-				}
+				connects.Add(1)
 			}
 		},
 	})
@@ -199,13 +197,22 @@ func BenchmarkWSReconnect(b *testing.B) {
 	if err := c.Connect(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	<-connected
+	waitConnects := func(n int64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for connects.Load() < n {
+			if time.Now().After(deadline) {
+				b.Fatalf("no reconnect within 10s (state %v, %+v)", c.State(), c.Stats())
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	waitConnects(1)
 	var total time.Duration
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
 		start := time.Now()
 		srv.restart(b)
-		<-connected
+		waitConnects(int64(i) + 2)
 		total += time.Since(start)
 	}
 	b.ReportMetric(float64(total-time.Duration(b.N)*delay)/float64(b.N)/1e6, "overhead-ms")
@@ -213,7 +220,8 @@ func BenchmarkWSReconnect(b *testing.B) {
 
 // restartableServer is an echo server that can be restarted on its port.
 type restartableServer struct {
-	addr string
+	addr     string
+	inflight atomic.Int32 // handlers between their start and registering their connection
 
 	mu    sync.Mutex // protects the fields below
 	srv   *http.Server
@@ -249,13 +257,16 @@ func (s *restartableServer) serve(ln net.Listener) {
 }
 
 func (s *restartableServer) handle(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
+		s.inflight.Add(-1)
 		return
 	}
 	s.mu.Lock()
 	s.conns[c] = true
 	s.mu.Unlock()
+	s.inflight.Add(-1)
 	for {
 		if _, _, err := c.Read(context.Background()); err != nil {
 			c.CloseNow()
@@ -264,14 +275,23 @@ func (s *restartableServer) handle(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// stop closes every connection with 1012 and the listener.
+// stop closes the listener and every connection, with 1012. The client
+// sees its handshake succeed before the handler registers the connection,
+// so stop waits for handlers in flight: after srv.Close, a handler that has
+// not hijacked its connection yet fails, and one that has registers it.
 func (s *restartableServer) stop() {
 	s.mu.Lock()
-	conns, srv, done := s.conns, s.srv, s.done
-	s.conns = map[*websocket.Conn]bool{}
+	srv, done := s.srv, s.done
 	s.mu.Unlock()
 	srv.Close()
 	<-done
+	for s.inflight.Load() > 0 {
+		time.Sleep(10 * time.Microsecond)
+	}
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = map[*websocket.Conn]bool{}
+	s.mu.Unlock()
 	for c := range conns {
 		c.Close(websocket.StatusServiceRestart, "restarting")
 	}

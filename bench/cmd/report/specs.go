@@ -1,0 +1,203 @@
+package main
+
+// spec is one top-level benchmark as the report runs and presents it.
+type spec struct {
+	Bench string // the benchmark function: "BenchmarkWSEcho"
+	File  string // its raw output, testdata/<File>.txt
+	Title string // its section's heading
+	Prose string // what an op is and who the peers are (Markdown)
+
+	// Column is the key=value segment of the sub-benchmark names whose
+	// values are the table's columns ("Impl"); the other segments make the
+	// rows. Empty: the benchmark has one implementation, Base.
+	Column string
+	// Base is connkit's column: ratios are Base/peer.
+	Base string
+	// Overhead makes the ratios column/Base instead: for benchmarks whose
+	// columns are modes of connkit, each a cost over Base.
+	Overhead bool
+
+	Targets []target // the issue's targets; none for a benchmark without
+}
+
+// Scenarios of the pool benchmarks, named as the table's rows.
+const (
+	uncontendedBG  = "Size=8/Goroutines=2/Ctx=background"
+	uncontendedCtx = "Size=8/Goroutines=2/Ctx=cancelable"
+	contendedBG    = "Size=2/Goroutines=16/Ctx=background"
+	contendedCtx   = "Size=2/Goroutines=16/Ctx=cancelable"
+)
+
+// specs lists every benchmark the report runs, in the report's order.
+var specs = []*spec{
+	{
+		Bench: "BenchmarkAcquireRelease", File: "pool-acquire-release",
+		Title: "pool: Acquire + Release against other pools",
+		Prose: "One op borrows a trivial in-memory connection and gives it back, from " +
+			"`b.RunParallel` goroutines. connkit's pool is configured as in production: " +
+			"pings, a lifetime with jitter, and a reset with a `Dirty` check, none of which " +
+			"fires on a busy clean connection. `puddle` is jackc/puddle/v2, which connkit's " +
+			"pool is built on; `database-sql` is `database/sql`'s pool (`db.Conn` and `Close`) " +
+			"over a no-op driver; `go-commons-pool` is jolestar/go-commons-pool; `channel` is a " +
+			"buffered channel of connections, the design of the simplest pools (fatih/pool, " +
+			"silenceper/pool) with none of their bookkeeping: the floor. `Size=8/Goroutines=2` " +
+			"is uncontended, `Size=2/Goroutines=16` contended. `Ctx=cancelable` borrows with a " +
+			"cancellable context, as a request handler does; `Ctx=background` with " +
+			"`context.Background()`, as a background job does.",
+		Column: "Impl", Base: "connkit",
+		Targets: []target{
+			ratioAtMost("uncontended, background ctx: connkit/puddle", uncontendedBG, "puddle", 1.15, "", "pool uncontended vs puddle (bg)"),
+			ratioAtMost("uncontended, cancelable ctx: connkit/puddle", uncontendedCtx, "puddle", 1.15, "", "pool uncontended vs puddle (ctx)"),
+			ratioAtMost("uncontended, background ctx: connkit/database-sql", uncontendedBG, "database-sql", 1, "no slower (≤ 1.00x)", "pool uncontended vs database/sql (bg)"),
+			ratioAtMost("uncontended, cancelable ctx: connkit/database-sql", uncontendedCtx, "database-sql", 1, "no slower (≤ 1.00x)", "pool uncontended vs database/sql (ctx)"),
+			ratioAtMost("contended, background ctx: connkit/puddle", contendedBG, "puddle", 1, "no slower (≤ 1.00x)", "pool contended vs puddle (bg)"),
+			ratioAtMost("contended, cancelable ctx: connkit/puddle", contendedCtx, "puddle", 1, "no slower (≤ 1.00x)", "pool contended vs puddle (ctx)"),
+			atMost("uncontended, background ctx: connkit allocations", uncontendedBG, "connkit", "allocs/op", 0, "0 allocs/op"),
+		},
+	},
+	{
+		Bench: "BenchmarkLeakTracking", File: "pool-leak-tracking",
+		Title: "pool: what leak tracking costs",
+		Prose: "The uncontended Acquire + Release above, with a label on every borrow and a " +
+			"leak threshold set (its sweep runs in the background), and acquisition stacks " +
+			"`off`, captured for one borrow in 64 (`sampled64`), or captured for every borrow " +
+			"(`always`). Labels, ages and dropped-handle detection are always on. The columns " +
+			"are modes of connkit's pool: ratios are each mode's cost over `off`.",
+		Column: "Stacks", Base: "off", Overhead: true,
+		Targets: []target{
+			ratioAtMost("stacks sampled every 64 against off", "Size=8/Goroutines=2", "sampled64", 1.2, "", ""),
+			extraAtMost("stacks always, time added to a borrow",
+				cell{"Size=8/Goroutines=2", "always", "ns/op"}, cell{"Size=8/Goroutines=2", "off", "ns/op"},
+				1000, "≤ 1 µs more than off"),
+		},
+	},
+	{
+		Bench: "BenchmarkWSEcho", File: "ws-echo",
+		Title: "wsclient: echo round trip against other WebSocket clients",
+		Prose: "One op sends a binary message and waits for its echo, one at a time, to a " +
+			"coder/websocket echo server running in another process, so that the server's " +
+			"allocations do not count. `wsclient` is connkit's reconnecting client (its " +
+			"`Send` returns once the frame is written, through one writer goroutine); " +
+			"`coder` is raw coder/websocket, which wsclient is built on; `gorilla` is " +
+			"gorilla/websocket. B/op and allocs/op are the client's, per message sent and " +
+			"received.",
+		Column: "Impl", Base: "wsclient",
+		Targets: []target{
+			ratioAtMost("64-byte messages: wsclient/coder", "Size=64", "coder", 1.10, "", "ws echo 64 B vs coder"),
+			ratioAtMost("4 KiB messages: wsclient/coder", "Size=4096", "coder", 1.10, "", "ws echo 4 KiB vs coder"),
+		},
+	},
+	{
+		Bench: "BenchmarkWSReconnect", File: "ws-reconnect",
+		Title: "wsclient: reconnect after a server restart",
+		Prose: "One op restarts the server cleanly (every connection closed with 1012 " +
+			"\"service restart\", the listener closed and opened again on the same port) and " +
+			"times until wsclient is connected again. The client's first backoff delay is a " +
+			"constant 20 ms; `overhead-ms` is the time beyond it: noticing the close, and " +
+			"the new handshake. There is no peer: the other clients do not reconnect.",
+		Base: "wsclient",
+		Targets: []target{
+			atMost("time to reconnect beyond the first backoff delay", "", "wsclient", "overhead-ms", 5, "≤ 5 ms"),
+		},
+	},
+	{
+		Bench: "BenchmarkMySQLBorrow", File: "mysql-borrow",
+		Title: "reset: MySQL borrow, clean and dirty",
+		Prose: "One op borrows a connection from `database/sql` (one connection), runs one " +
+			"statement and gives it back, against a private MariaDB on loopback. " +
+			"`Mode=clean` runs `SELECT 1`, which leaves the session clean; `Mode=dirty-reset` " +
+			"sets a user variable, so that the next borrow resets the session in place (one " +
+			"round trip); `Mode=dirty-redial` runs `USE` on a config with no database, which " +
+			"no reset can undo, so that the connection is closed and the next borrow dials. " +
+			"`connkit` is `reset.MySQLConnector`; `driver` is go-sql-driver/mysql alone, with " +
+			"no tracking and no reset: the floor, and what leaks session state from one " +
+			"borrower to the next. The round trip in the first target is the driver's clean " +
+			"borrow, a round trip and `database/sql`'s own cost.",
+		Column: "Impl", Base: "connkit",
+		Targets: []target{
+			sumAtMost("dirty-reset against clean + one round trip",
+				cell{"Mode=dirty-reset", "connkit", "ns/op"},
+				[]cell{{"Mode=clean", "connkit", "ns/op"}, {"Mode=clean", "driver", "ns/op"}},
+				"dirty reset ≤ clean + one round trip"),
+			lessThan("dirty-reset/dirty-redial",
+				cell{"Mode=dirty-reset", "connkit", "ns/op"}, cell{"Mode=dirty-redial", "connkit", "ns/op"},
+				"reset < redial"),
+		},
+	},
+	{
+		Bench: "BenchmarkRedisReset", File: "redis-reset",
+		Title: "reset: Redis borrow, clean and dirty",
+		Prose: "One op borrows a pooled go-redis dedicated connection from connkit's pool, " +
+			"sends one round trip of two commands and gives the connection back: clean " +
+			"(`GET`, `PING`), or dirty (`GET`, `SELECT 0`) and then reset in place " +
+			"(`dirty-reset`) or destroyed and redialed (`dirty-redial`), against a private " +
+			"redis-server on loopback. The reset runs after Release, off the borrower; the " +
+			"next Acquire waits for it, so its cost is in the op. The columns are modes of " +
+			"connkit's pool: ratios are each mode's cost over `clean`. A clean op is one " +
+			"round trip and the pool's own cost, so the first target allows twice the clean op.",
+		Column: "Mode", Base: "clean", Overhead: true,
+		Targets: []target{
+			sumAtMost("dirty-reset against clean + one round trip",
+				cell{"Redis/Op=GET", "dirty-reset", "ns/op"},
+				[]cell{{"Redis/Op=GET", "clean", "ns/op"}, {"Redis/Op=GET", "clean", "ns/op"}},
+				"dirty reset ≤ clean + one round trip"),
+			lessThan("dirty-reset/dirty-redial",
+				cell{"Redis/Op=GET", "dirty-reset", "ns/op"}, cell{"Redis/Op=GET", "dirty-redial", "ns/op"},
+				"reset < redial"),
+		},
+	},
+	{
+		Bench: "BenchmarkRedisGet", File: "redis-get",
+		Title: "reset: Redis GET through the pool against go-redis's pool",
+		Prose: "One op is a `GET` from 8 goroutines against a private redis-server on " +
+			"loopback: through a go-redis dedicated connection borrowed from connkit's pool " +
+			"(`MaxSize` 8, reset on return), or through go-redis's own pooled `client.Get` " +
+			"(`PoolSize` 8). Throughput is the inverse of time per op: the target's 0.95x " +
+			"throughput is 1.05x the time.",
+		Column: "Impl", Base: "connkit",
+		Targets: []target{
+			ratioAtMost("connkit/go-redis", "Redis/Op=GET", "go-redis", 1/0.95,
+				"throughput ≥ 0.95x go-redis (time ≤ 1.05x)", "Redis GET vs go-redis pool"),
+		},
+	},
+	{
+		Bench: "BenchmarkConnmgrGet", File: "connmgr-get",
+		Title: "connmgr: Get by ID",
+		Prose: "One op reads a row by ID from a table of 100k rows, from parallel goroutines. " +
+			"`connmgr` is connkit's typed table; `map-rwmutex` is a map guarded by a " +
+			"`sync.RWMutex`, the table a Go programmer writes first; `sync-map` is a " +
+			"`sync.Map`. All hold the same `Entry` struct. `B/row` is the heap each row costs.",
+		Column: "Impl", Base: "connmgr",
+		Targets: []target{
+			ratioAtMost("connmgr/map-rwmutex", "Rows=100k", "map-rwmutex", 1.2, "", "connmgr Get vs map+RWMutex"),
+		},
+	},
+	{
+		Bench: "BenchmarkConnmgrUpdate", File: "connmgr-update",
+		Title: "connmgr: Update one field",
+		Prose: "One op changes one field of a row in a table of 100k rows, from parallel " +
+			"goroutines, with the implementations of the Get benchmark. The `sync.Map`'s " +
+			"update is a Load and a Store: not atomic, unlike the others.",
+		Column: "Impl", Base: "connmgr",
+	},
+	{
+		Bench: "BenchmarkConnmgrChurn", File: "connmgr-churn",
+		Title: "connmgr: connection churn",
+		Prose: "One op opens and closes a connection (Push then Pop of a new ID) in a table " +
+			"that holds 100k rows, from parallel goroutines. connmgr also keeps its name " +
+			"index current; the others have none.",
+		Column: "Impl", Base: "connmgr",
+	},
+	{
+		Bench: "BenchmarkConnmgrByName", File: "connmgr-byname",
+		Title: "connmgr: ByName",
+		Prose: "One op finds the 10 rows of one name among 100k: through connmgr's name " +
+			"index; by a scan of a map+RWMutex (`scan`: zhamao/connection-manager's " +
+			"getAllByName, and the fastest scan there is); and by a scan with connmgr's own " +
+			"`Range` (`scan-range`).",
+		Column: "Impl", Base: "connmgr",
+		Targets: []target{
+			ratioAtMost("connmgr/scan", "Rows=100k/Match=10", "scan", 0.001, "≥ 1000x faster than the scan (≤ 0.001x)", "connmgr ByName vs scan"),
+		},
+	},
+}
