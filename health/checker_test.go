@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connkit/connkit/health"
+	"github.com/connkit/connkit/internal/testenv"
 )
 
 func TestTCP(t *testing.T) {
@@ -28,7 +29,7 @@ func TestTCP(t *testing.T) {
 		t.Fatalf("with a listener: %v", err)
 	}
 	ln.Close()
-	err = c.Check(testCtx(t))
+	err = health.TCP(testenv.RefusedAddr(t)).Check(testCtx(t)) // the closed port may be taken by a parallel test
 	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.HasPrefix(err.Error(), "health: tcp: ") {
 		t.Errorf("with no listener: %v; want a refused connect, prefixed", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/coder/websocket"
 	"github.com/connkit/connkit/internal/faultproxy"
+	"github.com/connkit/connkit/internal/testenv"
 	"github.com/connkit/connkit/lifecycle"
 	"github.com/connkit/connkit/pool/pooltest"
 )
@@ -171,7 +172,7 @@ func TestQueueWhileDown(t *testing.T) {
 
 func TestQueueLimit(t *testing.T) {
 	t.Parallel()
-	c := newClient(t, Options{URL: "ws://" + freeAddr(t), QueueLimit: 2})
+	c := newClient(t, Options{URL: "ws://" + testenv.RefusedAddr(t), QueueLimit: 2})
 	for i := range 2 {
 		if err := c.TrySend(MessageText, []byte{byte(i)}); err != nil {
 			t.Fatal(err)
@@ -391,7 +392,7 @@ func rawServer(t *testing.T, handle func(net.Conn)) string {
 
 func TestTokenInURLIsRedacted(t *testing.T) {
 	t.Parallel()
-	c := newClient(t, Options{URL: "ws://" + freeAddr(t) + "/feed?token=s3cr3t", MaxAttempts: 1})
+	c := newClient(t, Options{URL: "ws://" + testenv.RefusedAddr(t) + "/feed?token=s3cr3t", MaxAttempts: 1})
 	err := c.Connect(testCtx(t))
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("Connect = %v; the token must not show", err)

@@ -140,7 +140,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// freeAddr returns a loopback address nothing listens on.
+// freeAddr returns a loopback address nothing listens on now, for a test
+// that starts a server there later (another test may take it meanwhile; use
+// testenv.RefusedAddr for an address that stays refused).
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/coder/websocket"
+	"github.com/connkit/connkit/internal/testenv"
 )
 
 // countingBackOff retries every 5ms and counts its resets.
@@ -93,7 +94,7 @@ func TestRetryAfterParsing(t *testing.T) {
 // why to Connect and to later Sends.
 func TestMaxAttempts(t *testing.T) {
 	t.Parallel()
-	c := newClient(t, Options{URL: "ws://" + freeAddr(t), MaxAttempts: 3})
+	c := newClient(t, Options{URL: "ws://" + testenv.RefusedAddr(t), MaxAttempts: 3})
 	err := c.Connect(testCtx(t))
 	if err == nil || !strings.Contains(err.Error(), "3 connect attempts failed in a row") {
 		t.Fatalf("Connect = %v, want it to give up after 3 attempts", err)

@@ -169,3 +169,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+func TestRefusedAddr(t *testing.T) {
+	t.Parallel()
+	addr := RefusedAddr(t)
+	for range 3 {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			t.Fatalf("a connect to RefusedAddr %s succeeded", addr)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("connect to RefusedAddr = %v, want connection refused", err)
+		}
+	}
+}
