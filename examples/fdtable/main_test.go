@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connkit/connkit/internal/exampletest"
 
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
@@ -48,7 +48,7 @@ func TestDemo(t *testing.T) {
 	if err := run(ctx, &out, nil); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	checkOutput(t, out.String(), demoWants)
+	exampletest.Match(t, out.String(), demoWants)
 }
 
 // TestServe runs the -addr mode with clients of the test's own, until its
@@ -57,18 +57,18 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out := newLines()
+	out := exampletest.NewOutput()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- run(runCtx, out, []string{"-addr", "127.0.0.1:0"}) }()
-	out.waitFor(t, "Ctrl-C to stop")
-	addr := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.text())[1]
+	out.WaitFor(t, "Ctrl-C to stop")
+	addr := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String())[1]
 
 	if code := get(t, ctx, "http://"+addr+"/chat?user=ann"); code != http.StatusBadRequest {
 		t.Errorf("GET /chat without a room: %d, want 400", code)
 	}
 	ann := dialTest(t, ctx, addr, "ann", "x")
-	out.waitFor(t, "ann joined x") // else she may miss ben's join
+	out.WaitFor(t, "ann joined x") // else she may miss ben's join
 	ben := dialTest(t, ctx, addr, "ben", "x")
 	cy := dialTest(t, ctx, addr, "cy", "y")
 	if got := read(t, ctx, ann); got != "* ben joined x" {
@@ -96,14 +96,14 @@ func TestServe(t *testing.T) {
 	}
 	stop()
 	if err := <-done; err != nil {
-		t.Fatalf("run: %v\n%s", err, out.text())
+		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, closed := range closes {
 		if err := <-closed; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			t.Errorf("after shutdown, Read = %v, want a close with 1001", err)
 		}
 	}
-	checkOutput(t, out.text(), []string{
+	exampletest.Match(t, out.String(), []string{
 		`ann joined x \(row \d+\)`, `cy joined y \(row \d+\)`,
 		`stopped; stats: rows=0 pushes=4 pops=4 updates=6`, // 3 members and the 400
 	})
@@ -129,7 +129,7 @@ func TestServeTable(t *testing.T) {
 		}
 	}
 	body := getBody(t, ctx, "http://"+s.addr+"/table")
-	checkOutput(t, body, []string{
+	exampletest.Match(t, body, []string{
 		`(?m)^\d+ +x +` + strings.Repeat("é", 16) + ` +x +127\.0\.0\.1:\d+ `,
 		`(?m)^\d+ +\(http\) `,
 		`truncations=1`,
@@ -150,7 +150,7 @@ func TestBadFlags(t *testing.T) {
 // exit 0 within a few seconds, and the server must stop cleanly on SIGINT.
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	bin := build(t)
+	bin := exampletest.Build(t, "fdtable")
 
 	t.Run("Demo", func(t *testing.T) {
 		t.Parallel()
@@ -160,7 +160,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", bin, err, out)
 		}
-		checkOutput(t, string(out), demoWants)
+		exampletest.Match(t, string(out), demoWants)
 	})
 
 	t.Run("SIGINT", func(t *testing.T) {
@@ -168,27 +168,27 @@ func TestBinary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
-		out := newLines()
+		out := exampletest.NewOutput()
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		out.waitFor(t, "Ctrl-C to stop")
-		addr := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.text())[1]
+		out.WaitFor(t, "Ctrl-C to stop")
+		addr := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String())[1]
 		c := dialTest(t, ctx, addr, "ann", "x")
 		defer c.CloseNow()
-		out.waitFor(t, "ann joined x")
+		out.WaitFor(t, "ann joined x")
 		closed := readClose(ctx, c)
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
 		if err := cmd.Wait(); err != nil {
-			t.Fatalf("after SIGINT: %v\n%s", err, out.text())
+			t.Fatalf("after SIGINT: %v\n%s", err, out.String())
 		}
 		if err := <-closed; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			t.Errorf("after SIGINT, Read = %v, want a close with 1001", err)
 		}
-		checkOutput(t, out.text(), []string{`ann left x`, `stopped; stats: rows=0 pushes=1 pops=1`})
+		exampletest.Match(t, out.String(), []string{`ann left x`, `stopped; stats: rows=0 pushes=1 pops=1`})
 	})
 }
 
@@ -256,73 +256,4 @@ func fetch(t *testing.T, ctx context.Context, url string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
-}
-
-// build compiles the command into a temporary directory.
-func build(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with:", err)
-	}
-	bin := filepath.Join(t.TempDir(), "fdtable")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a cold build cache is slow
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func checkOutput(t *testing.T, out string, wants []string) {
-	t.Helper()
-	for _, want := range wants {
-		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("output does not match %s:\n%s", want, out)
-		}
-	}
-}
-
-// lines collects output as it comes, for waitFor. It is an io.Writer safe
-// for concurrent use.
-type lines struct {
-	mu   sync.Mutex // protects the fields below
-	buf  strings.Builder
-	wake chan struct{} // closed and replaced on every Write
-}
-
-func newLines() *lines { return &lines{wake: make(chan struct{})} }
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	close(l.wake)
-	l.wake = make(chan struct{})
-	return len(p), nil
-}
-
-func (l *lines) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitFor waits up to 5s for output that contains s.
-func (l *lines) waitFor(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		l.mu.Lock()
-		got, wake := l.buf.String(), l.wake
-		l.mu.Unlock()
-		if strings.Contains(got, s) {
-			return
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("no %q in the output after 5s:\n%s", s, got)
-		case <-wake:
-		}
-	}
 }

@@ -8,13 +8,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connkit/connkit/internal/exampletest"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
@@ -69,7 +70,7 @@ func TestServe(t *testing.T) {
 	e := startEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out := newLines()
+	out := exampletest.NewOutput()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- run(runCtx, out, e.args("-health-period", "100ms")) }()
@@ -85,14 +86,14 @@ func TestServe(t *testing.T) {
 	testRedisDown(t, c, e)
 
 	if err := shutdown(); err != nil {
-		t.Fatalf("run: %v\n%s", err, out.text())
+		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	checkOutput(t, out.text(), []string{
+	exampletest.Match(t, out.String(), []string{
 		`level=WARN msg="health: check down" check=redis from=up to=down`,
 		`level=WARN msg="request failed" method=GET path=/visits/home status=503`,
 		`stopped; redis pool: dials=\d+ acquires=\d+ resets=0 destroyed=\d+; mysql pool: dials=\d+ acquires=\d+ resets=[1-9]\d* destroyed=\d+\n$`,
 	})
-	e.checkNoSecret(t, "the output", out.text())
+	e.checkNoSecret(t, "the output", out.String())
 }
 
 func testVisits(t *testing.T, c *client) {
@@ -168,7 +169,7 @@ func testHealthUp(t *testing.T, c *client) {
 		t.Errorf("/healthz?verbose: pools %v, want redis and mysql", v.Pools)
 	}
 	_, metrics := c.get("/metrics")
-	checkOutput(t, metrics, []string{
+	exampletest.Match(t, metrics, []string{
 		`(?m)^connkit_pool_connections\{pool="redis",state="idle"\} [1-9]`,
 		`(?m)^connkit_pool_connections\{pool="mysql",state="borrowed"\} 0$`,
 		`(?m)^connkit_check_up\{check="mysql"\} 1$`,
@@ -196,7 +197,7 @@ func testRedisDown(t *testing.T, c *client, e *env) {
 		t.Errorf("mysql check: %+v, want up", h.Checks["mysql"])
 	}
 	_, metrics := c.get("/metrics")
-	checkOutput(t, metrics, []string{`(?m)^connkit_check_up\{check="redis"\} 0$`, `(?m)^connkit_health_up 0$`})
+	exampletest.Match(t, metrics, []string{`(?m)^connkit_check_up\{check="redis"\} 0$`, `(?m)^connkit_health_up 0$`})
 
 	e.redis.Start()
 	waitStatus(t, c, "/healthz", http.StatusOK, nil)
@@ -303,12 +304,12 @@ func errString(err error) string {
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t)
-	bin := build(t)
+	bin := exampletest.Build(t, "httphandlers")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, e.args()...)
 	cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+redisPassword)
-	out := newLines()
+	out := exampletest.NewOutput()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -320,17 +321,17 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("after SIGINT: %v\n%s", err, out.text())
+		t.Fatalf("after SIGINT: %v\n%s", err, out.String())
 	}
-	checkOutput(t, out.text(), []string{`stopped; redis pool: dials=1 acquires=1 .*; mysql pool: dials=1 acquires=2 `})
-	e.checkNoSecret(t, "the output", out.text()+c.bodies())
+	exampletest.Match(t, out.String(), []string{`stopped; redis pool: dials=1 acquires=1 .*; mysql pool: dials=1 acquires=2 `})
+	e.checkNoSecret(t, "the output", out.String()+c.bodies())
 }
 
 // serviceURL waits for the service to listen and returns its base URL.
-func serviceURL(t *testing.T, out *lines) string {
+func serviceURL(t *testing.T, out *exampletest.Output) string {
 	t.Helper()
-	out.waitFor(t, "Ctrl-C to stop")
-	return "http://" + regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(out.text())[1]
+	out.WaitFor(t, "Ctrl-C to stop")
+	return "http://" + regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(out.String())[1]
 }
 
 // client makes requests to the service and keeps every body it got.
@@ -409,74 +410,5 @@ func decode(t *testing.T, path, body string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("GET %s: %v:\n%s", path, err, body)
-	}
-}
-
-// build compiles the command into a temporary directory.
-func build(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with:", err)
-	}
-	bin := filepath.Join(t.TempDir(), "httphandlers")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a cold build cache is slow
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func checkOutput(t *testing.T, out string, wants []string) {
-	t.Helper()
-	for _, want := range wants {
-		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("output does not match %s:\n%s", want, out)
-		}
-	}
-}
-
-// lines collects output as it comes, for waitFor. It is an io.Writer safe
-// for concurrent use.
-type lines struct {
-	mu   sync.Mutex // protects the fields below
-	buf  strings.Builder
-	wake chan struct{} // closed and replaced on every Write
-}
-
-func newLines() *lines { return &lines{wake: make(chan struct{})} }
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	close(l.wake)
-	l.wake = make(chan struct{})
-	return len(p), nil
-}
-
-func (l *lines) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitFor waits up to 10s for output that contains s.
-func (l *lines) waitFor(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		l.mu.Lock()
-		got, wake := l.buf.String(), l.wake
-		l.mu.Unlock()
-		if strings.Contains(got, s) {
-			return
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("no %q in the output after 10s:\n%s", s, got)
-		case <-wake:
-		}
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connkit/connkit/internal/exampletest"
 
 	"github.com/connkit/connkit/internal/testenv"
 	"go.uber.org/goleak"
@@ -53,7 +54,7 @@ var wants = []string{
 func TestQuickstart(t *testing.T) {
 	t.Parallel()
 	out := runDemo(t)
-	checkOutput(t, out, wants)
+	exampletest.Match(t, out, wants)
 }
 
 // TestRedis runs the -redis part against a private redis-server.
@@ -61,7 +62,7 @@ func TestRedis(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t, nil)
 	out := runDemo(t, "-redis", srv.Addr())
-	checkOutput(t, out, append(wants,
+	exampletest.Match(t, out, append(wants,
 		`pool against Redis at `+regexp.QuoteMeta(srv.Addr()),
 		`health\.Redis check: ok in `,
 		`borrower 1: SELECT 3; CLIENT ID (\d+), db 3: dirty`,
@@ -80,7 +81,7 @@ func TestMySQL(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartMariaDB(t, nil)
 	out := runDemo(t, "-mysql", srv.DSN())
-	checkOutput(t, out, append(wants,
+	exampletest.Match(t, out, append(wants,
 		`pool against MySQL at `+regexp.QuoteMeta(srv.User()+"@"+srv.Addr()+"/"+srv.Database()),
 		`health\.SQL check: ok in `,
 		`borrower 1: connection (\d+), time_zone SYSTEM; SET time_zone = '\+05:00': \+05:00, dirty`,
@@ -128,16 +129,7 @@ func TestBadFlags(t *testing.T) {
 // 0 in under 15s.
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with:", err)
-	}
-	bin := filepath.Join(t.TempDir(), "quickstart")
-	bctx, bcancel := context.WithTimeout(context.Background(), 2*time.Minute) // a cold build cache is slow
-	defer bcancel()
-	if out, err := exec.CommandContext(bctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := exampletest.Build(t, "quickstart")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -150,7 +142,7 @@ func TestBinary(t *testing.T) {
 	if took >= 15*time.Second {
 		t.Errorf("the demo took %v, want under 15s", took)
 	}
-	checkOutput(t, string(out), wants)
+	exampletest.Match(t, string(out), wants)
 }
 
 // runDemo runs the demo with args and returns its output.
@@ -163,13 +155,4 @@ func runDemo(t *testing.T, args ...string) string {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	return out.String()
-}
-
-func checkOutput(t *testing.T, out string, wants []string) {
-	t.Helper()
-	for _, want := range wants {
-		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("output does not match %s:\n%s", want, out)
-		}
-	}
 }

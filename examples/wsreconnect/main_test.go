@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/connkit/connkit/internal/exampletest"
 	"go.uber.org/goleak"
 )
 
@@ -39,7 +37,7 @@ func TestDemo(t *testing.T) {
 	if err := run(ctx, &out, nil); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	checkOutput(t, out.String(), demoWants)
+	exampletest.Match(t, out.String(), demoWants)
 }
 
 // TestExternal runs the -url mode against an echo server of the test's own
@@ -58,7 +56,7 @@ func TestExternal(t *testing.T) {
 	if err := run(ctx, &out, []string{"-url", url, "-every", "200ms"}); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	checkOutput(t, out.String(), []string{
+	exampletest.Match(t, out.String(), []string{
 		`connecting to ` + regexp.QuoteMeta(url) + `; Ctrl-C to stop`,
 		`state: connecting -> connected`,
 		`sent "tick 1"`,
@@ -84,7 +82,7 @@ func TestBadFlags(t *testing.T) {
 // SIGINT.
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	bin := build(t)
+	bin := exampletest.Build(t, "wsreconnect")
 
 	t.Run("Demo", func(t *testing.T) {
 		t.Parallel()
@@ -94,7 +92,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", bin, err, out)
 		}
-		checkOutput(t, string(out), demoWants)
+		exampletest.Match(t, string(out), demoWants)
 	})
 
 	t.Run("SIGINT", func(t *testing.T) {
@@ -107,87 +105,18 @@ func TestBinary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "-url", "ws://"+srv.addr+"/")
-		out := newLines()
+		out := exampletest.NewOutput()
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		out.waitFor(t, `received "tick 1"`)
+		out.WaitFor(t, `received "tick 1"`)
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
 		if err := cmd.Wait(); err != nil {
-			t.Fatalf("after SIGINT: %v\n%s", err, out.text())
+			t.Fatalf("after SIGINT: %v\n%s", err, out.String())
 		}
-		checkOutput(t, out.text(), []string{`state: closing -> closed`, `stopped: state=closed connects=1`})
+		exampletest.Match(t, out.String(), []string{`state: closing -> closed`, `stopped: state=closed connects=1`})
 	})
-}
-
-// build compiles the command into a temporary directory.
-func build(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with:", err)
-	}
-	bin := filepath.Join(t.TempDir(), "wsreconnect")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a cold build cache is slow
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func checkOutput(t *testing.T, out string, wants []string) {
-	t.Helper()
-	for _, want := range wants {
-		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("output does not match %s:\n%s", want, out)
-		}
-	}
-}
-
-// lines collects output as it comes, for waitFor. It is an io.Writer safe
-// for concurrent use.
-type lines struct {
-	mu   sync.Mutex // protects the fields below
-	buf  strings.Builder
-	wake chan struct{} // closed and replaced on every Write
-}
-
-func newLines() *lines { return &lines{wake: make(chan struct{})} }
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	close(l.wake)
-	l.wake = make(chan struct{})
-	return len(p), nil
-}
-
-func (l *lines) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitFor waits up to 5s for output that contains s.
-func (l *lines) waitFor(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		l.mu.Lock()
-		got, wake := l.buf.String(), l.wake
-		l.mu.Unlock()
-		if strings.Contains(got, s) {
-			return
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("no %q in the output after 5s:\n%s", s, got)
-		case <-wake:
-		}
-	}
 }
