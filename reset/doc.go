@@ -31,9 +31,10 @@
 //
 // A dirty session is reset in one round trip: COM_RESET_CONNECTION (which
 // rolls back, drops temporary tables, releases locks, clears user variables
-// and prepared statements, and restores session variables), then
-// COM_INIT_DB with the config's database and one SET that puts back the
-// charset, collation and cfg.Params, all three pipelined. The connection is
+// and prepared statements, and restores session variables), then one SET
+// that puts back the charset, collation and cfg.Params, pipelined; after a
+// USE, COM_INIT_DB with the config's database goes between them
+// (COM_RESET_CONNECTION keeps the current database). The connection is
 // the same afterwards (same CONNECTION_ID). Statements prepared on it before
 // are prepared again on their next use, once.
 //

@@ -93,6 +93,7 @@ const (
 	stateDirty   uint32 = 1 << iota // a statement may have changed the session
 	stateTx                         // a transaction begun with BeginTx is not ended
 	stateDiscard                    // close before reuse: no reset restores it
+	stateUse                        // a USE ran: the reset selects the config's database again
 )
 
 // mysqlConn is a go-sql-driver/mysql connection that tracks whether its
@@ -112,6 +113,8 @@ func (cn *mysqlConn) note(e effect) {
 	case e == effectNone && !cn.plan.alwaysDirty:
 	case e == effectUse && cn.plan.db == "":
 		cn.state.Or(stateDiscard)
+	case e == effectUse:
+		cn.state.Or(stateDirty | stateUse)
 	default:
 		cn.state.Or(stateDirty)
 	}
@@ -132,7 +135,7 @@ func (cn *mysqlConn) reset(ctx context.Context) error {
 	if !cn.plan.wire || cn.raw == nil {
 		return driver.ErrBadConn
 	}
-	if err := cn.plan.run(ctx, cn.raw); err != nil {
+	if err := cn.plan.run(ctx, cn.raw, cn.state.Load()&stateUse != 0); err != nil {
 		cn.state.Or(stateDiscard)
 		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 	}

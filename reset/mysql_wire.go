@@ -32,11 +32,11 @@ type resetPlan struct {
 	wire        bool   // the protocol can be driven on the raw socket
 	why         string // why not, when wire is false
 	db          string
-	interpolate bool   // the driver interpolates parameters: it must see a status after a reset
-	alwaysDirty bool   // autocommit is off: every statement leaves a transaction open
-	noBackslash bool   // sql_mode has NO_BACKSLASH_ESCAPES: a backslash escapes nothing in strings
-	packets     []byte // COM_RESET_CONNECTION, COM_INIT_DB, COM_QUERY SET ...: pipelined
-	replies     int
+	interpolate bool     // the driver interpolates parameters: it must see a status after a reset
+	alwaysDirty bool     // autocommit is off: every statement leaves a transaction open
+	noBackslash bool     // sql_mode has NO_BACKSLASH_ESCAPES: a backslash escapes nothing in strings
+	plain       pipeline // COM_RESET_CONNECTION, then the SET
+	withDB      pipeline // the same with COM_INIT_DB between: after a USE
 }
 
 // newResetPlan reads cfg as go-sql-driver/mysql does at connect: the
@@ -62,11 +62,16 @@ func newResetPlan(cfg *mysql.Config) *resetPlan {
 	default:
 		p.wire = true
 	}
-	p.add(comResetConnection, "")
+	// COM_RESET_CONNECTION keeps the current database (MariaDB 10.11,
+	// tested): COM_INIT_DB is sent only after a USE.
+	set := setSQL(cfg, params)
+	p.plain.add(comResetConnection, "")
+	p.plain.add(comQuery, set)
+	p.withDB.add(comResetConnection, "")
 	if p.db != "" {
-		p.add(comInitDB, p.db)
+		p.withDB.add(comInitDB, p.db)
 	}
-	p.add(comQuery, setSQL(cfg, params))
+	p.withDB.add(comQuery, set)
 	return p
 }
 
@@ -106,8 +111,14 @@ func setSQL(cfg *mysql.Config, params url.Values) string {
 	return b.String()
 }
 
+// pipeline is commands written at once, whose replies are read after.
+type pipeline struct {
+	packets []byte
+	replies int
+}
+
 // add appends one command packet (sequence 0) to the pipeline.
-func (p *resetPlan) add(cmd byte, arg string) {
+func (p *pipeline) add(cmd byte, arg string) {
 	n := 1 + len(arg)
 	p.packets = append(p.packets, byte(n), byte(n>>8), byte(n>>16), 0, cmd)
 	p.packets = append(p.packets, arg...)
@@ -119,10 +130,15 @@ func (p *resetPlan) classify(query string) effect {
 	return classifyMode(query, p.noBackslash)
 }
 
-// run writes the pipeline on c and reads one OK per command: one round
-// trip. The connection is idle (database/sql is resetting it), so nothing
-// else reads or writes c meanwhile. It ends when ctx does.
-func (p *resetPlan) run(ctx context.Context, c net.Conn) (err error) {
+// run writes the reset on c and reads one OK per command: one round trip.
+// useDB says a USE ran since the last reset. The connection is idle
+// (database/sql is resetting it), so nothing else reads or writes c
+// meanwhile. It ends when ctx does.
+func (p *resetPlan) run(ctx context.Context, c net.Conn, useDB bool) (err error) {
+	pl := &p.plain
+	if useDB {
+		pl = &p.withDB
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(defaultResetTimeout)
@@ -137,20 +153,20 @@ func (p *resetPlan) run(ctx context.Context, c net.Conn) (err error) {
 			err = derr
 		}
 	}()
-	if _, err := c.Write(p.packets); err != nil {
+	if _, err := c.Write(pl.packets); err != nil {
 		return fmt.Errorf("reset: writing COM_RESET_CONNECTION: %w", err)
 	}
 	var hdr [4]byte
-	for i := range p.replies {
+	for i := range pl.replies {
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			return fmt.Errorf("reset: reading reply %d of %d: %w", i+1, p.replies, err)
+			return fmt.Errorf("reset: reading reply %d of %d: %w", i+1, pl.replies, err)
 		}
 		body := make([]byte, int(hdr[0])|int(hdr[1])<<8|int(hdr[2])<<16)
 		if _, err := io.ReadFull(c, body); err != nil {
-			return fmt.Errorf("reset: reading reply %d of %d: %w", i+1, p.replies, err)
+			return fmt.Errorf("reset: reading reply %d of %d: %w", i+1, pl.replies, err)
 		}
 		if err := okPacket(body); err != nil {
-			return fmt.Errorf("reset: command %d of %d: %w", i+1, p.replies, err)
+			return fmt.Errorf("reset: command %d of %d: %w", i+1, pl.replies, err)
 		}
 	}
 	return nil
