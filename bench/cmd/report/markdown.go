@@ -62,6 +62,10 @@ func (r *report) writeHeader(b *bytes.Buffer) {
 	fmt.Fprintf(b, "significant (Mann-Whitney U test, p ≥ 0.05). Targets are judged on the\n")
 	fmt.Fprintf(b, "medians. The raw runs are in `testdata/`, one file per benchmark, for\n")
 	fmt.Fprintf(b, "`benchstat`.\n\n")
+	fmt.Fprintf(b, "On a shared virtual machine like the one above, medians move by up to a\n")
+	fmt.Fprintf(b, "fifth between whole runs of the report (the host's other tenants), so a\n")
+	fmt.Fprintf(b, "ratio within about 20%% of its target can be met in one run and missed in\n")
+	fmt.Fprintf(b, "the next: read the intervals, and run the report again before deciding.\n\n")
 	fmt.Fprintf(b, "![Headline ratios: connkit's time over each peer's, with the targets](results.svg)\n\n")
 }
 
