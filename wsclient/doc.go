@@ -51,4 +51,15 @@
 // Errors and Stats carry the URL's host and path but not its query or user
 // info, which are redacted from dial errors. Prefer headers (Options.Header
 // or Options.Prepare) for tokens.
+//
+// # Costs
+//
+// Measured against raw coder/websocket with an echo server in another
+// process (bench/RESULTS.md): a Send with nothing ahead of it costs what a
+// raw Write costs, with no allocation of its own (it writes from the
+// caller's goroutine without copying). A received message reaches Recv
+// through the reader goroutine, which must always run (it answers pings and
+// sees the peer's close): one goroutine hand-off per message. On a 2-core
+// machine that made a 4 KiB echo round trip about 1.3x raw coder's, and a
+// 64-byte one no slower.
 package wsclient
