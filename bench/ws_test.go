@@ -3,20 +3,18 @@ package bench
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/coder/websocket"
+	"github.com/connkit/connkit/internal/wsdemo"
 	"github.com/connkit/connkit/lifecycle"
 	"github.com/connkit/connkit/wsclient"
 	gorilla "github.com/gorilla/websocket"
@@ -178,130 +176,48 @@ func echoGorilla(b *testing.B, url string, msg []byte) {
 // client's first backoff delay is a constant 20ms; overhead-ms is the time
 // beyond it: noticing the close, and the new handshake.
 func BenchmarkWSReconnect(b *testing.B) {
-	srv := newRestartableServer(b)
+	srv, err := wsdemo.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { srv.Stop() }() // the current one
 	const delay = 20 * time.Millisecond
-	var connects atomic.Int64 // counted by OnStateChange, in order
+	states := wsdemo.NewWatcher(nil)
 	c, err := wsclient.New(wsclient.Options{
-		URL:        srv.url(),
-		NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(delay) },
-		OnStateChange: func(_, to lifecycle.State) {
-			if to == lifecycle.StateConnected {
-				connects.Add(1)
-			}
-		},
+		URL:           "ws://" + srv.Addr(),
+		NewBackOff:    func() backoff.BackOff { return backoff.NewConstantBackOff(delay) },
+		OnStateChange: states.Changed,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	if err := c.Connect(context.Background()); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
 		b.Fatal(err)
 	}
-	waitConnects := func(n int64) {
-		deadline := time.Now().Add(10 * time.Second)
-		for connects.Load() < n {
-			if time.Now().After(deadline) {
-				b.Fatalf("no reconnect within 10s (state %v, %+v)", c.State(), c.Stats())
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
+	if err := states.WaitFor(ctx, lifecycle.StateConnected, 1); err != nil { // delivered in order, after Connect
+		b.Fatal(err)
 	}
-	waitConnects(1)
 	var total time.Duration
 	b.ResetTimer()
-	for i := range b.N {
+	for range b.N {
+		connects := states.Count(lifecycle.StateConnected)
 		start := time.Now()
-		srv.restart(b)
-		waitConnects(int64(i) + 2)
+		if err := srv.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		if srv, err = wsdemo.Start(srv.Addr()); err != nil {
+			b.Fatal(err)
+		}
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := states.WaitFor(wctx, lifecycle.StateConnected, connects+1)
+		wcancel()
+		if err != nil {
+			b.Fatalf("no reconnect: %v (%+v)", err, c.Stats())
+		}
 		total += time.Since(start)
 	}
 	b.ReportMetric(float64(total-time.Duration(b.N)*delay)/float64(b.N)/1e6, "overhead-ms")
-}
-
-// restartableServer is an echo server that can be restarted on its port.
-type restartableServer struct {
-	addr     string
-	inflight atomic.Int32 // handlers between their start and registering their connection
-
-	mu    sync.Mutex // protects the fields below
-	srv   *http.Server
-	conns map[*websocket.Conn]bool
-	done  chan struct{}
-}
-
-func newRestartableServer(b *testing.B) *restartableServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &restartableServer{addr: ln.Addr().String(), conns: map[*websocket.Conn]bool{}}
-	s.serve(ln)
-	b.Cleanup(func() { s.stop() })
-	return s
-}
-
-func (s *restartableServer) url() string { return "ws://" + s.addr }
-
-func (s *restartableServer) serve(ln net.Listener) {
-	srv := &http.Server{Handler: http.HandlerFunc(s.handle)}
-	done := make(chan struct{})
-	s.mu.Lock()
-	s.srv, s.done = srv, done
-	s.mu.Unlock()
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			panic(err)
-		}
-	}()
-}
-
-func (s *restartableServer) handle(w http.ResponseWriter, r *http.Request) {
-	s.inflight.Add(1)
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		s.inflight.Add(-1)
-		return
-	}
-	s.mu.Lock()
-	s.conns[c] = true
-	s.mu.Unlock()
-	s.inflight.Add(-1)
-	for {
-		if _, _, err := c.Read(context.Background()); err != nil {
-			c.CloseNow()
-			return
-		}
-	}
-}
-
-// stop closes the listener and every connection, with 1012. The client
-// sees its handshake succeed before the handler registers the connection,
-// so stop waits for handlers in flight: after srv.Close, a handler that has
-// not hijacked its connection yet fails, and one that has registers it.
-func (s *restartableServer) stop() {
-	s.mu.Lock()
-	srv, done := s.srv, s.done
-	s.mu.Unlock()
-	srv.Close()
-	<-done
-	for s.inflight.Load() > 0 {
-		time.Sleep(10 * time.Microsecond)
-	}
-	s.mu.Lock()
-	conns := s.conns
-	s.conns = map[*websocket.Conn]bool{}
-	s.mu.Unlock()
-	for c := range conns {
-		c.Close(websocket.StatusServiceRestart, "restarting")
-	}
-}
-
-func (s *restartableServer) restart(b *testing.B) {
-	s.stop()
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.serve(ln)
 }

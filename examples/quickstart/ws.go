@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/connkit/connkit/internal/wsdemo"
 	"github.com/connkit/connkit/lifecycle"
 	"github.com/connkit/connkit/wsclient"
 )
@@ -17,17 +18,18 @@ const queued = 3
 // ws shows a wsclient.Client through a server restart: Sends made while the
 // server is down wait in the queue and are written once it is back.
 func (d *demo) ws(ctx context.Context) error {
-	srv, addr, err := startWSServer("127.0.0.1:0")
+	srv, err := wsdemo.Start("127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	addr := srv.Addr()
 	url := "ws://" + addr + "/echo"
-	d.closeLater("websocket server", func(context.Context) error { return srv.stop() }) // srv: the current one
-	states := newWatcher(d.say)
+	d.closeLater("websocket server", func(context.Context) error { return srv.Stop() }) // srv: the current one
+	states := wsdemo.NewWatcher(func(from, to lifecycle.State) { d.say("   wsclient: %s -> %s", from, to) })
 	c, err := wsclient.New(wsclient.Options{
 		URL:           url,
 		NewBackOff:    func() backoff.BackOff { return demoBackOff(100*time.Millisecond, 1.5) },
-		OnStateChange: states.changed,
+		OnStateChange: states.Changed,
 	})
 	if err != nil {
 		return err
@@ -46,10 +48,10 @@ func (d *demo) ws(ctx context.Context) error {
 	}
 
 	d.say("   stopping the server (1012 service restart); the client retries with backoff")
-	if err := srv.stop(); err != nil {
+	if err := srv.Stop(); err != nil {
 		return err
 	}
-	if err := states.waitFor(ctx, lifecycle.StateBackoff, 2); err != nil { // the drop, a refused attempt
+	if err := states.WaitFor(ctx, lifecycle.StateBackoff, 2); err != nil { // the drop, a refused attempt
 		return err
 	}
 	var sends sync.WaitGroup
@@ -63,7 +65,7 @@ func (d *demo) ws(ctx context.Context) error {
 		d.say("   Send(%q) waits in the queue (depth %d)", msg, i+1)
 	}
 
-	if srv, _, err = startWSServer(addr); err != nil {
+	if srv, err = wsdemo.Start(addr); err != nil {
 		return fmt.Errorf("restart on the same address: %w", err)
 	}
 	d.say("   server restarted; the client reconnects at its next attempt")
@@ -73,7 +75,7 @@ func (d *demo) ws(ctx context.Context) error {
 			return fmt.Errorf("send %d: %w", i+1, err)
 		}
 	}
-	if err := states.waitFor(ctx, lifecycle.StateConnected, 2); err != nil { // for the narration's order
+	if err := states.WaitFor(ctx, lifecycle.StateConnected, 2); err != nil { // for the narration's order
 		return err
 	}
 	d.say("   the %d queued Sends returned nil: written after the reconnect, in order", queued)
@@ -105,45 +107,4 @@ func sendAndEcho(ctx context.Context, d *demo, c *wsclient.Client, msg string) e
 func formatWS(st wsclient.Stats) string {
 	return fmt.Sprintf("stats: state %s; connects %d, dial errors %d; messages out %d, in %d; queued %d, dropped %d",
 		st.State, st.Connects, st.DialErrors, st.MessagesOut, st.MessagesIn, st.QueueDepth, st.Dropped)
-}
-
-// watcher prints every state change of a client and lets the demo wait for
-// one, so that the narration and the changes come out in order.
-type watcher struct {
-	say func(string, ...any)
-
-	mu     sync.Mutex // protects the fields below
-	counts map[lifecycle.State]int
-	wake   chan struct{} // closed and replaced on every change
-}
-
-func newWatcher(say func(string, ...any)) *watcher {
-	return &watcher{say: say, counts: make(map[lifecycle.State]int), wake: make(chan struct{})}
-}
-
-// changed is the client's OnStateChange.
-func (w *watcher) changed(from, to lifecycle.State) {
-	w.say("   wsclient: %s -> %s", from, to)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.counts[to]++
-	close(w.wake)
-	w.wake = make(chan struct{})
-}
-
-// waitFor waits until the client has entered state to n times in all.
-func (w *watcher) waitFor(ctx context.Context, to lifecycle.State, n int) error {
-	for {
-		w.mu.Lock()
-		got, wake := w.counts[to], w.wake
-		w.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for state %s (%d times, seen %d): %w", to, n, got, ctx.Err())
-		case <-wake:
-		}
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/connkit/connkit/internal/wsdemo"
 	"github.com/connkit/connkit/lifecycle"
 	"github.com/connkit/connkit/wsclient"
 )
@@ -20,24 +21,24 @@ func demo(ctx context.Context, say func(string, ...any)) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 
-	srv, err := startEchoServer("127.0.0.1:0")
+	srv, err := wsdemo.Start("127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	addr := srv.addr
+	addr := srv.Addr()
 	url := "ws://" + addr + "/echo"
 	say("echo server listening on %s", url)
 
-	states := newWatcher(say)
+	states := wsdemo.NewWatcher(func(from, to lifecycle.State) { say("   state: %s -> %s", from, to) })
 	reg := wsclient.NewRegistry(func(url string) wsclient.Options {
 		return wsclient.Options{
 			URL:           url,
 			NewBackOff:    demoBackOff,
-			OnStateChange: states.changed,
+			OnStateChange: states.Changed,
 		}
 	})
 	var group lifecycle.Group
-	group.Add("echo server", func(context.Context) error { return srv.stop() }) // the current one
+	group.Add("echo server", func(context.Context) error { return srv.Stop() }) // the current one
 	group.Add("wsclient registry", reg.Close)                                   // closed first
 	defer shutdown(ctx, &group)                                                 // on an early return; a no-op after the one below
 
@@ -49,7 +50,7 @@ func demo(ctx context.Context, say func(string, ...any)) error {
 	if err := c.Connect(ctx); err != nil { // Get started connecting: this waits for it
 		return err
 	}
-	if err := states.waitFor(ctx, lifecycle.StateConnected, 1); err != nil {
+	if err := states.WaitFor(ctx, lifecycle.StateConnected, 1); err != nil {
 		return err
 	}
 	again, _ := reg.Get(url)
@@ -61,11 +62,11 @@ func demo(ctx context.Context, say func(string, ...any)) error {
 	}
 
 	say("\n2. stop the server: listener closed, connection closed with 1012 (service restart)")
-	if err := srv.stop(); err != nil {
+	if err := srv.Stop(); err != nil {
 		return err
 	}
 	// The drop, then two refused attempts: three times in backoff.
-	if err := states.waitFor(ctx, lifecycle.StateBackoff, 3); err != nil {
+	if err := states.WaitFor(ctx, lifecycle.StateBackoff, 3); err != nil {
 		return err
 	}
 	say("   the client keeps trying, with backoff; last error: %s", c.Stats().LastError)
@@ -85,7 +86,7 @@ func demo(ctx context.Context, say func(string, ...any)) error {
 	}
 
 	say("\n4. start the server again on %s", addr)
-	if srv, err = startEchoServer(addr); err != nil {
+	if srv, err = wsdemo.Start(addr); err != nil {
 		return fmt.Errorf("restart on the same address: %w", err)
 	}
 	sends.Wait()
@@ -94,7 +95,7 @@ func demo(ctx context.Context, say func(string, ...any)) error {
 			return fmt.Errorf("send %q: %w", message(4+i), err)
 		}
 	}
-	if err := states.waitFor(ctx, lifecycle.StateConnected, 2); err != nil {
+	if err := states.WaitFor(ctx, lifecycle.StateConnected, 2); err != nil {
 		return err
 	}
 	say("   delivered %d queued messages after the restart (each Send returned nil once written)", queued)
@@ -165,45 +166,4 @@ func waitQueued(ctx context.Context, c *wsclient.Client, depth int) error {
 		}
 	}
 	return nil
-}
-
-// watcher prints every state change of the client and lets the demo wait
-// for one, so that the narration and the changes come out in order.
-type watcher struct {
-	say func(string, ...any)
-
-	mu     sync.Mutex // protects the fields below
-	counts map[lifecycle.State]int
-	wake   chan struct{} // closed and replaced on every change
-}
-
-func newWatcher(say func(string, ...any)) *watcher {
-	return &watcher{say: say, counts: make(map[lifecycle.State]int), wake: make(chan struct{})}
-}
-
-// changed is the client's OnStateChange.
-func (w *watcher) changed(from, to lifecycle.State) {
-	w.say("   state: %s -> %s", from, to)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.counts[to]++
-	close(w.wake)
-	w.wake = make(chan struct{})
-}
-
-// waitFor waits until the client has entered state to n times in all.
-func (w *watcher) waitFor(ctx context.Context, to lifecycle.State, n int) error {
-	for {
-		w.mu.Lock()
-		got, wake := w.counts[to], w.wake
-		w.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for state %s (%d times, seen %d): %w", to, n, got, ctx.Err())
-		case <-wake:
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connkit/connkit/internal/exampletest"
+	"github.com/connkit/connkit/internal/wsdemo"
 	"go.uber.org/goleak"
 )
 
@@ -44,15 +45,15 @@ func TestDemo(t *testing.T) {
 // until its ctx ends, as a signal would end it.
 func TestExternal(t *testing.T) {
 	t.Parallel()
-	srv, err := startEchoServer("127.0.0.1:0")
+	srv, err := wsdemo.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	var out bytes.Buffer
-	url := "ws://" + srv.addr + "/"
+	url := "ws://" + srv.Addr() + "/"
 	if err := run(ctx, &out, []string{"-url", url, "-every", "200ms"}); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
@@ -97,14 +98,14 @@ func TestBinary(t *testing.T) {
 
 	t.Run("SIGINT", func(t *testing.T) {
 		t.Parallel()
-		srv, err := startEchoServer("127.0.0.1:0")
+		srv, err := wsdemo.Start("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer srv.stop()
+		defer srv.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "-url", "ws://"+srv.addr+"/")
+		cmd := exec.CommandContext(ctx, bin, "-url", "ws://"+srv.Addr()+"/")
 		out := exampletest.NewOutput()
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {

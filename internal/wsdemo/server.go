@@ -1,4 +1,7 @@
-package main
+// Package wsdemo holds the WebSocket scaffolding of connkit's examples and
+// benchmarks: an echo server that can be stopped as a restarting server is,
+// and a watcher of a wsclient's states to wait on.
+package wsdemo
 
 import (
 	"context"
@@ -11,10 +14,12 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsServer is an in-process WebSocket server that sends every message back.
-// stop ends it as a server being restarted does: no new connections, and a
-// close frame with 1012 (service restart) on each open one.
-type wsServer struct {
+// Server is a WebSocket server, on any path, that sends every message back.
+// Stop ends it as a server being restarted does: no new connections, and a
+// close frame with 1012 (service restart) on each open one, so that clients
+// know to come back. To restart it, Start another on the same address.
+type Server struct {
+	addr   string
 	srv    *http.Server
 	served chan struct{} // closed when Serve has returned
 
@@ -24,35 +29,44 @@ type wsServer struct {
 	handlers sync.WaitGroup // the WebSocket handlers running; Add under mu
 }
 
-// startWSServer listens on addr (host:0 for any free port) and serves.
-func startWSServer(addr string) (*wsServer, string, error) {
+// Start listens on addr (host:0 for any free port) and serves.
+func Start(addr string) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	s := &wsServer{served: make(chan struct{}), conns: make(map[*websocket.Conn]struct{})}
+	s := &Server{
+		addr:   ln.Addr().String(),
+		served: make(chan struct{}),
+		conns:  make(map[*websocket.Conn]struct{}),
+	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.echo), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(s.served)
-		_ = s.srv.Serve(ln) // http.ErrServerClosed after stop
+		_ = s.srv.Serve(ln) // http.ErrServerClosed after Stop
 	}()
-	return s, ln.Addr().String(), nil
+	return s, nil
 }
 
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.addr }
+
 // echo upgrades the request and echoes messages until the connection ends.
-func (s *wsServer) echo(w http.ResponseWriter, r *http.Request) {
+func (s *Server) echo(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
 	}
 	defer c.CloseNow()
 	if !s.track(c) {
+		// Hijacked after Stop looked at the connections: the client saw its
+		// handshake succeed, so it must hear of the restart too.
 		c.Close(websocket.StatusServiceRestart, "restarting")
 		return
 	}
 	defer s.untrack(c)
 	for {
-		typ, data, err := c.Read(context.Background()) // stop's Close ends it
+		typ, data, err := c.Read(context.Background()) // Stop's Close ends it
 		if err != nil {
 			return
 		}
@@ -66,7 +80,7 @@ func (s *wsServer) echo(w http.ResponseWriter, r *http.Request) {
 }
 
 // track registers c and reports whether the server is still running.
-func (s *wsServer) track(c *websocket.Conn) bool {
+func (s *Server) track(c *websocket.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -77,18 +91,18 @@ func (s *wsServer) track(c *websocket.Conn) bool {
 	return true
 }
 
-func (s *wsServer) untrack(c *websocket.Conn) {
+func (s *Server) untrack(c *websocket.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.handlers.Done()
 }
 
-// stop closes the listener, then every connection with 1012, and waits for
+// Stop closes the listener, then every connection with 1012, and waits for
 // the close handshakes and the handlers (http.Server.Close does not know
 // the connections that websocket.Accept hijacked). Stopping a stopped
 // server does nothing.
-func (s *wsServer) stop() error {
+func (s *Server) Stop() error {
 	err := s.srv.Close()
 	<-s.served
 	s.mu.Lock()
