@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -168,23 +167,14 @@ func TestBinary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
-		out := exampletest.NewOutput()
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		out := exampletest.Start(t, cmd)
 		out.WaitFor(t, "Ctrl-C to stop")
 		addr := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String())[1]
 		c := dialTest(t, ctx, addr, "ann", "x")
 		defer c.CloseNow()
 		out.WaitFor(t, "ann joined x")
 		closed := readClose(ctx, c)
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("after SIGINT: %v\n%s", err, out.String())
-		}
+		exampletest.Interrupt(t, cmd, out)
 		if err := <-closed; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			t.Errorf("after SIGINT, Read = %v, want a close with 1001", err)
 		}

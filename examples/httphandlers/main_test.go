@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -309,20 +308,11 @@ func TestBinary(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, e.args()...)
 	cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+redisPassword)
-	out := exampletest.NewOutput()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	out := exampletest.Start(t, cmd)
 	c := newClient(t, ctx, serviceURL(t, out))
 	c.getJSON("/visits/binary", http.StatusOK, nil)
 	c.getJSON("/users/1", http.StatusOK, nil)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("after SIGINT: %v\n%s", err, out.String())
-	}
+	exampletest.Interrupt(t, cmd, out)
 	exampletest.Match(t, out.String(), []string{`stopped; redis pool: dials=1 acquires=1 .*; mysql pool: dials=1 acquires=2 `})
 	e.checkNoSecret(t, "the output", out.String()+c.bodies())
 }

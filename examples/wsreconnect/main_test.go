@@ -5,7 +5,6 @@ import (
 	"context"
 	"os/exec"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,18 +105,9 @@ func TestBinary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "-url", "ws://"+srv.Addr()+"/")
-		out := exampletest.NewOutput()
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		out := exampletest.Start(t, cmd)
 		out.WaitFor(t, `received "tick 1"`)
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("after SIGINT: %v\n%s", err, out.String())
-		}
+		exampletest.Interrupt(t, cmd, out)
 		exampletest.Match(t, out.String(), []string{`state: closing -> closed`, `stopped: state=closed connects=1`})
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,6 +30,30 @@ func Build(t *testing.T, name string) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// Start starts cmd with its output collected, for a command that keeps
+// running (a server) until Interrupt.
+func Start(t *testing.T, cmd *exec.Cmd) *Output {
+	t.Helper()
+	out := NewOutput()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Interrupt sends cmd SIGINT, as Ctrl-C does, and fails the test, showing
+// out, unless cmd then exits with status 0.
+func Interrupt(t *testing.T, cmd *exec.Cmd, out *Output) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGINT: %v\n%s", err, out.String())
+	}
 }
 
 // Match fails the test for each regular expression in wants that out does
