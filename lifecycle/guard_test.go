@@ -575,3 +575,19 @@ func TestStateString(t *testing.T) {
 		}
 	}
 }
+
+func TestSleep(t *testing.T) {
+	t.Parallel()
+	if !Sleep(context.Background(), time.Millisecond) {
+		t.Error("Sleep(1ms) with a live ctx = false, want true")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if Sleep(ctx, time.Hour) {
+		t.Error("Sleep with an ended ctx = true, want false")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Sleep with an ended ctx took %v", took)
+	}
+}

@@ -75,7 +75,7 @@ func (c *Client) supervise() {
 		delay = max(delay, info.RetryAfter)
 		c.opts.Logger.Info("wsclient: reconnecting", "in", delay, "after", info.Err)
 		c.setState(lifecycle.StateBackoff)
-		if !sleep(c.base, delay) {
+		if !lifecycle.Sleep(c.base, delay) {
 			return
 		}
 	}
@@ -100,18 +100,6 @@ func (c *Client) giveUp(err error, why string) {
 	c.q.refuse(terminal)
 	c.q.failAll(terminal) // nothing waits forever for a connection that will not come
 	c.setState(lifecycle.StateIdle)
-}
-
-// sleep waits for d or until ctx ends, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // dial makes one connect attempt, bounded by ConnectTimeout and Close. It

@@ -122,7 +122,7 @@ func borrow(ctx context.Context, p *pool.Pool[*echoConn], n int, pace time.Durat
 			var t tally
 			ctx := pool.WithLabel(ctx, fmt.Sprintf("worker %d", w)) // names the holder in reports
 			for i := range n {
-				if i > 0 && pace > 0 && !sleep(ctx, pace) {
+				if i > 0 && pace > 0 && !lifecycle.Sleep(ctx, pace) {
 					break
 				}
 				t.count(borrowOnce(ctx, p, fmt.Sprintf("worker %d borrow %d", w, i)))
@@ -141,18 +141,6 @@ func borrow(ctx context.Context, p *pool.Pool[*echoConn], n int, pace time.Durat
 	}
 	sum.took = time.Since(start)
 	return sum
-}
-
-// sleep waits for d or for ctx to end, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // outcome is one borrow's error and duration.

@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/connkit/connkit/lifecycle"
 )
 
 const (
@@ -177,7 +179,7 @@ func (p *Proxy) readChunks(ctx context.Context, src net.Conn, out chan<- chunk) 
 
 // deliver writes c to dst once it is due and the proxy is not blackholed.
 func (p *Proxy) deliver(ctx context.Context, dst net.Conn, c chunk) error {
-	if d := time.Until(c.due); d > 0 && !sleepCtx(ctx, d) {
+	if d := time.Until(c.due); d > 0 && !lifecycle.Sleep(ctx, d) {
 		return ctx.Err()
 	}
 	if err := p.gate.wait(ctx); err != nil {

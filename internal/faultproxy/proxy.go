@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/connkit/connkit/lifecycle"
 )
 
 const (
@@ -192,7 +194,7 @@ func (p *Proxy) acceptLoop() {
 				return
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), maxAcceptBackoff)
-			if !sleepCtx(p.ctx, backoff) {
+			if !lifecycle.Sleep(p.ctx, backoff) {
 				return
 			}
 			continue
@@ -225,16 +227,4 @@ func (p *Proxy) unregister(l *link) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.links, l)
-}
-
-// sleepCtx waits for d or until ctx ends, and reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // envRequireServices names the environment variable that turns a missing
@@ -148,16 +147,4 @@ func readLogTail(path string, offset int64) string {
 		return fmt.Sprintf("(reading log: %v)", err)
 	}
 	return string(b)
-}
-
-// sleepCtx waits for d or until ctx ends, and reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

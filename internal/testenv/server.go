@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connkit/connkit/lifecycle"
 )
 
 const (
@@ -217,7 +219,7 @@ func (s *Server) startSamePortLocked(ctx context.Context) error {
 		if !errors.Is(err, errAddrInUse) {
 			return err
 		}
-		if !sleepCtx(ctx, busyPortRetry) {
+		if !lifecycle.Sleep(ctx, busyPortRetry) {
 			return fmt.Errorf("testenv: %s: port %d still in use after %v: %w",
 				s.cfg.name, port, s.cfg.startTimeout, err)
 		}
