@@ -13,9 +13,9 @@
 //	...
 //	p.Forward()   // the network is back
 //
-// The proxy uses only the standard library and lifecycle.Sleep, and [Proxy.Close] waits for
-// every goroutine it started, so tests that verify goroutine leaks stay
-// clean.
+// The proxy uses only the standard library and lifecycle.Sleep, and
+// [Proxy.Close] waits for every goroutine it started, so tests that verify
+// goroutine leaks stay clean.
 //
 // # Blackhole
 //
