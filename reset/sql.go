@@ -3,7 +3,6 @@ package reset
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -67,14 +66,10 @@ func (s *SQL) Reset(ctx context.Context, c *sql.Conn) error {
 		if !cn.dirty() {
 			return nil
 		}
-		// The driver's own check first: it refuses a connection with a
-		// result set still being read (Rows not closed), on which a reset
-		// would be read as rows.
-		err := cn.inner.(driver.SessionResetter).ResetSession(ctx)
-		if err == nil {
-			err = cn.reset(ctx)
-		}
-		if err != nil {
+		// What database/sql calls before reuse: the driver's own check first,
+		// which refuses a connection with a result set still being read
+		// (Rows not closed) on which a reset would be read as rows.
+		if err := cn.ResetSession(ctx); err != nil {
 			cn.state.Or(stateDiscard)
 			// Not driver.ErrBadConn: through Conn.Raw, database/sql would
 			// close the connection at once and wait for open Rows forever.

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -149,5 +148,3 @@ func (l *load) unknownErrors(known ...string) []string {
 	}
 	return out
 }
-
-var _ = atomic.Int64{}
