@@ -33,6 +33,15 @@ var ErrDiscard = errors.New("reset: connection cannot be reset; discard it")
 // pool's MaxSize and for what the program runs on the client directly.
 // Close closes the socket rather than returning it to the client's pool.
 //
+// Dials are the pool's to space out. go-redis retries a failed dial itself
+// (Options.DialerRetries, 5 attempts 100ms apart by default), which holds
+// each of the pool's dials for up to half a second against a backend that
+// is down; set DialerRetries to 1 (go-redis counts attempts: 1 is a single
+// try) and the pool's backoff alone decides when to try again. After
+// PoolSize dials in a row have failed, go-redis also refuses to dial until
+// a probe of its own, once a second, gets through, so recovery after a long
+// outage can take up to a second longer than the pool's backoff says.
+//
 // A Redis is safe for concurrent use; each *redis.Conn, like any
 // *redis.Conn, is for one goroutine at a time.
 type Redis struct {

@@ -66,6 +66,7 @@ func (b *backends) openRedis(o options, logger *slog.Logger, group *lifecycle.Gr
 		Password:              o.redisPassword,
 		PoolSize:              poolSize + spareConns, // the pool's dedicated connections come from here
 		DialTimeout:           2 * time.Second,
+		DialerRetries:         1,    // one try per dial: the pool's backoff spaces them (see reset.Redis)
 		ContextTimeoutEnabled: true, // a handler's deadline bounds its commands
 	})
 	group.Add("redis client", func(context.Context) error { return b.client.Close() })

@@ -92,7 +92,7 @@ type backend struct {
 // private redis-server reached at addr (the server's, or a proxy's).
 func redisBackend(t *testing.T, srv *testenv.Redis, addr string, tune func(*pool.Config[*redis.Conn])) *backend {
 	client := redis.NewClient(&redis.Options{
-		Addr: addr, PoolSize: 16, MaxRetries: -1,
+		Addr: addr, PoolSize: 16, MaxRetries: -1, DialerRetries: 1, // the pool spaces dials (see reset.Redis)
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, DialTimeout: 500 * time.Millisecond,
 		// In its default "auto" mode, go-redis v9.22 turns maintenance
 		// notifications off on the first connection that a server before

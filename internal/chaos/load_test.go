@@ -148,3 +148,41 @@ func (l *load) unknownErrors(known ...string) []string {
 	}
 	return out
 }
+
+// recoveredAgainst returns the start of the first window of 3 buckets from
+// after on in which l's successes are at least share times control's, or
+// the zero time.
+func (l *load) recoveredAgainst(after time.Time, share float64, control *load) time.Time {
+	for at := after; at.Before(time.Now().Add(-3 * l.bucket)); at = at.Add(l.bucket) {
+		end := at.Add(3 * l.bucket)
+		if got, ctl := l.rate(at, end), control.rate(at, end); ctl > 0 && got >= share*ctl {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// timeline returns the successes per bucket from from until now.
+func (l *load) timeline(from time.Time) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, b := max(int(from.Sub(l.start)/l.bucket), 0), int(time.Since(l.start)/l.bucket)
+	out := make([]int, max(b-a, 0))
+	for i := range out {
+		if a+i < len(l.ok) {
+			out[i] = l.ok[a+i]
+		}
+	}
+	return out
+}
+
+// failures returns the number of operations that failed.
+func (l *load) failures() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, k := range l.errs {
+		n += k
+	}
+	return n
+}
