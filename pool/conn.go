@@ -50,6 +50,8 @@ const (
 // through puddle's lock. The atomic fields describe the borrow in progress
 // and are read by anyone.
 type entry[T any] struct {
+	pool       *Pool[T]
+	self       weak.Pointer[entry[T]] // e, for the cleanups of its slabs, which must not hold it
 	value      T
 	res        *puddle.Resource[*entry[T]] // set at the first checkout, then fixed
 	created    int64                       // monotime of the dial
@@ -57,8 +59,11 @@ type entry[T any] struct {
 	lastUsed   int64                       // monotime of the last hand-out or check
 	lastPinged int64                       // monotime of the last successful ping
 	reason     destroyReason
-	slab       weak.Pointer[handleSlab[T]] // where the next handles come from
-	slabIDs    *slabIDs                    // the borrow IDs of slab's handles
+	// slab is where the next handle comes from, held only while the
+	// connection is idle: during a borrow only the handles reach their slab,
+	// so a dropped handle's slab can be collected (see slabCollected).
+	slab    *handleSlab[T]
+	slabIDs *slabIDs // the borrow IDs of slab's handles
 
 	borrow atomic.Uint64             // see borrowReported
 	since  atomic.Int64              // monotime of the hand-out
@@ -98,6 +103,7 @@ func (e *entry[T]) expired(now int64) bool { return e.expires != 0 && now >= e.e
 type Conn[T any] struct {
 	pool  *Pool[T]
 	e     *entry[T]
+	slab  *handleSlab[T] // this handle's, given back to e on Release
 	id    uint64
 	dirty atomic.Bool
 }
@@ -124,7 +130,7 @@ func (c *Conn[T]) MarkDirty() { c.dirty.Store(true) }
 // connection is idle again. Calls after the first Release or Destroy do
 // nothing.
 func (c *Conn[T]) Release() {
-	c.pool.giveBack(c.e, c.id, true, 0, c.dirty.Load())
+	c.pool.giveBack(c, true, 0)
 	runtime.KeepAlive(c) // else its slab's cleanup could take it for dropped mid-release
 }
 
@@ -132,15 +138,20 @@ func (c *Conn[T]) Release() {
 // the connection is broken or in an unknown state. Calls after the first
 // Release or Destroy do nothing.
 func (c *Conn[T]) Destroy() {
-	c.pool.giveBack(c.e, c.id, false, reasonBroken, false)
+	c.pool.giveBack(c, false, reasonBroken)
 	runtime.KeepAlive(c)
 }
 
 // handleSlab holds the next handles of one connection, so that a borrow
 // costs an allocation only once in 64. Each handle is used for one borrow
-// only. The entry holds its slab weakly: when every handle of a slab is
-// unreachable, the slab's cleanup checks whether one of them was dropped
-// while still borrowed (see slabCollected).
+// only. The entry holds its slab only while the connection is idle: a
+// checkout takes the slab out of the entry and a Release puts it back, so
+// during a borrow nothing but handles reaches the slab. When every handle
+// of a slab is unreachable, the slab's cleanup checks whether one of them
+// was dropped while still borrowed (see slabCollected). (A weak pointer in
+// the entry would do the same, but its Value on every borrow costs the
+// runtime's weak-handle machinery; under contention that cost a quarter of
+// a borrow.)
 type handleSlab[T any] struct {
 	conns [64]Conn[T]
 	next  int
@@ -161,20 +172,26 @@ func (s *slabIDs) has(id uint64) bool {
 	return id >= s.first && (next == 0 || id < next)
 }
 
-// newHandle returns the handle for borrow id of e. Only the goroutine
-// holding e's resource calls it, so it needs no lock.
+// newHandle returns the handle for borrow id of e, and takes e's slab out
+// of e for the length of the borrow. Only the goroutine holding e's
+// resource calls it, so it needs no lock.
 func (p *Pool[T]) newHandle(e *entry[T], id uint64) *Conn[T] {
-	s := e.slab.Value()
+	s := e.slab
+	e.slab = nil
 	if s == nil || s.next == len(s.conns) {
+		// A nil slab with slabIDs set: the last borrow ended other than by
+		// a Release to idle (a reset, a destroy that lost to this one), so
+		// its slab was not given back. It is collected, and its cleanup
+		// finds none of its borrows in progress.
 		s = new(handleSlab[T])
 		if e.slabIDs != nil {
 			e.slabIDs.next.Store(id)
 		}
-		e.slab, e.slabIDs = weak.Make(s), &slabIDs{first: id}
-		runtime.AddCleanup(s, p.slabCollected(e), e.slabIDs)
+		e.slabIDs = &slabIDs{first: id}
+		runtime.AddCleanup(s, slabCollected(e.self), e.slabIDs)
 	}
 	c := &s.conns[s.next]
 	s.next++
-	c.pool, c.e, c.id = p, e, id
+	c.pool, c.e, c.slab, c.id = p, e, s, id
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"weak"
 
 	"github.com/jackc/puddle/v2"
 )
@@ -38,6 +39,7 @@ func (p *Pool[T]) construct(ctx context.Context) (*entry[T], error) {
 	}
 
 	e := newEntry(v, monotime(), p.cfg.MaxLifetime, p.cfg.LifetimeJitter)
+	e.pool, e.self = p, weak.Make(e)
 	p.mu.Lock()
 	recovered := p.lastFail != nil
 	p.gate.Succeed()

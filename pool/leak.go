@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"weak"
 )
 
 // StackMode says which borrows record their acquisition stack.
@@ -153,11 +154,19 @@ func (p *Pool[T]) sweepLeaks() {
 	}
 }
 
-// slabCollected returns the cleanup of a slab of e's handles: it runs once
-// every handle of the slab is unreachable. If the borrow in progress on e
-// was for one of them, its borrower dropped it without Release.
-func (p *Pool[T]) slabCollected(e *entry[T]) func(*slabIDs) {
+// slabCollected returns the cleanup of a slab of the handles of entry we:
+// it runs once every handle of the slab is unreachable. If the borrow in
+// progress on the entry was for one of them, its borrower dropped it
+// without Release. The cleanup holds the entry weakly: an idle entry holds
+// its slab, and a slab reachable from its own cleanup is never collected.
+// The entry is gone only when its pool was dropped without Close.
+func slabCollected[T any](we weak.Pointer[entry[T]]) func(*slabIDs) {
 	return func(ids *slabIDs) {
+		e := we.Value()
+		if e == nil {
+			return
+		}
+		p := e.pool
 		for {
 			b := e.borrow.Load()
 			id := b & borrowIDMask

@@ -184,6 +184,9 @@ func TestDroppedHandleIsReclaimed(t *testing.T) {
 	cfg.Leak.OnLeak = r.onLeak
 	p := newPool(t, cfg)
 
+	// A borrow and a Release first: the dropped handle then comes from the
+	// slab the idle connection held, which the borrow must take from it.
+	mustAcquire(t, p).Release()
 	dropHandle(t, p)
 	waitFor(t, "the dropped handle to be found", func() bool {
 		runtime.GC()
@@ -314,4 +317,42 @@ func TestReleaseNeverReportedAsDropped(t *testing.T) {
 	if n := p.Stats().Destroyed.Dropped; n != 0 {
 		t.Errorf("Destroyed.Dropped = %d, want 0", n)
 	}
+}
+
+// An idle connection holds its handle slab, and the slab's cleanup must not
+// hold the connection back: a pool dropped without Close, with no
+// background goroutine to keep it alive, is collected with its connections
+// (whose own cleanups, such as a net.Conn's, then run).
+func TestPoolDroppedWithoutCloseIsCollected(t *testing.T) {
+	collected := make(chan struct{})
+	func() {
+		p, err := New(Config[*int]{
+			Dial: func(context.Context) (*int, error) {
+				v := new(int)
+				runtime.AddCleanup(v, func(ch chan struct{}) { close(ch) }, collected)
+				return v, nil
+			},
+			MaxSize:           1,
+			HealthCheckPeriod: -1, // no maintainer goroutine
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // the second and third borrows reuse the slab the first made
+			c, err := p.Acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Release()
+		}
+	}()
+	waitFor(t, "the dropped pool's connection to be collected", func() bool {
+		runtime.GC()
+		select {
+		case <-collected:
+			return true
+		default:
+			return false
+		}
+	})
 }

@@ -214,7 +214,7 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 	// Close sets closed, then looks at the borrows: either it sees this one,
 	// or this sees closed and gives the connection up.
 	if p.closed.Load() {
-		p.giveBack(e, id, false, reasonClose, false)
+		p.giveBack(c, false, reasonClose)
 		runtime.KeepAlive(c)
 		return nil
 	}
@@ -244,11 +244,12 @@ func (p *Pool[T]) With(ctx context.Context, fn func(ctx context.Context, v T) er
 	return err
 }
 
-// giveBack ends borrow id of e if it is still in progress, so that the
-// first Release or Destroy of a handle wins and a stale one does nothing:
-// the connection is released for reuse when reuse is set, else destroyed for
-// reason why. dirty is the borrower's MarkDirty.
-func (p *Pool[T]) giveBack(e *entry[T], id uint64, reuse bool, why destroyReason, dirty bool) {
+// giveBack ends the borrow of handle c if it is still in progress, so that
+// the first Release or Destroy of a handle wins and a stale one does
+// nothing: the connection is released for reuse when reuse is set, else
+// destroyed for reason why.
+func (p *Pool[T]) giveBack(c *Conn[T], reuse bool, why destroyReason) {
+	e, id := c.e, c.id
 	for {
 		b := e.borrow.Load()
 		if b&borrowIDMask != id {
@@ -266,7 +267,7 @@ func (p *Pool[T]) giveBack(e *entry[T], id uint64, reuse bool, why destroyReason
 		case b&borrowDetached != 0:
 			p.closeDetached(e, reasonClose)
 		case reuse:
-			p.release(e, dirty)
+			p.release(e, c.dirty.Load(), c.slab)
 		default:
 			p.destroy(e.res, why)
 			p.notifyReturned()
@@ -288,8 +289,9 @@ const releaseCheckWindow = time.Minute
 // next use), and only a connection whose lifetime ends within
 // releaseCheckWindow of its hand-out is checked here; any other is retired
 // by the next Acquire or sweep, never handed out.
-func (p *Pool[T]) release(e *entry[T], dirty bool) {
+func (p *Pool[T]) release(e *entry[T], dirty bool, slab *handleSlab[T]) {
 	defer p.notifyReturned()
+	e.slab = slab // for the next borrow, after a reset if there is one
 	since := e.since.Load()
 	if e.expires != 0 && e.expires-since < int64(releaseCheckWindow) && e.expired(monotime()) {
 		p.destroy(e.res, reasonLifetime)
