@@ -107,6 +107,25 @@ func BenchmarkRedisGet(b *testing.B) {
 			}
 		})
 	})
+	// go-redis's dedicated connection with no pool around it: each
+	// goroutine holds one *redis.Conn for the whole run. The difference
+	// between this and go-redis is go-redis's; between connkit and this,
+	// connkit's pool and command tracking.
+	b.Run("Redis/Op=GET/Impl=go-redis-conn", func(b *testing.B) {
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: size, PoolTimeout: 30 * time.Second})
+		defer client.Close()
+		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			conn := client.Conn()
+			defer conn.Close()
+			for pb.Next() {
+				if err := conn.Get(ctx, "k").Err(); err != nil && err != redis.Nil {
+					b.Error(err)
+				}
+			}
+		})
+	})
 	b.Run("Redis/Op=GET/Impl=go-redis", func(b *testing.B) {
 		client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: size, PoolTimeout: 30 * time.Second})
 		defer client.Close()

@@ -154,12 +154,13 @@ var specs = []*spec{
 		Prose: "One op is a `GET` from 8 goroutines against a private redis-server on " +
 			"loopback: through a go-redis dedicated connection borrowed from connkit's pool " +
 			"(`MaxSize` 8, reset on return), or through go-redis's own pooled `client.Get` " +
-			"(`PoolSize` 8). Throughput is the inverse of time per op: the target's 0.95x " +
-			"throughput is 1.05x the time. A CPU profile of the connkit side " +
-			"(`go test -run '^$' -bench 'RedisGet/.*connkit' -cpuprofile cpu.out`) puts " +
-			"connkit's pool and command tracking at about 3% of the CPU; the rest of the " +
-			"difference is go-redis's own path for a dedicated `*redis.Conn` (its " +
-			"single-connection pool and per-command hooks) against its pooled client.",
+			"(`PoolSize` 8). `go-redis-conn` is go-redis's dedicated `*redis.Conn` with no pool " +
+			"around it, each goroutine holding one for the whole run: connkit against it is " +
+			"what connkit's pool and command tracking cost; it against `go-redis` is what " +
+			"go-redis's own path for a dedicated connection (its single-connection pool, a " +
+			"peek at the socket for push notifications before each command) costs against " +
+			"its pooled client. Throughput is the inverse of time per op: the target's 0.95x " +
+			"throughput is 1.05x the time.",
 		Column: "Impl", Base: "connkit",
 		Targets: []target{
 			ratioAtMost("connkit/go-redis", "Redis/Op=GET", "go-redis", 1/0.95,
