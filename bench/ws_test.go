@@ -99,6 +99,7 @@ func BenchmarkWSEcho(b *testing.B) {
 		run  func(b *testing.B, url string, msg []byte)
 	}{
 		{"wsclient", echoWSClient},
+		{"wsclient-onmessage", echoWSClientOnMessage},
 		{"coder", echoCoder},
 		{"gorilla", echoGorilla},
 	}
@@ -132,6 +133,47 @@ func echoWSClient(b *testing.B, url string, msg []byte) {
 		if m, err := c.Recv(ctx); err != nil || len(m.Data) != len(msg) {
 			b.Fatalf("Recv = %d bytes, %v", len(m.Data), err)
 		}
+	}
+}
+
+// echoWSClientOnMessage receives through Options.OnMessage, which sends the
+// next message from the reader goroutine: a client that reacts to each
+// message, with no goroutine hand-off per round trip.
+func echoWSClientOnMessage(b *testing.B, url string, msg []byte) {
+	ctx := context.Background()
+	var (
+		c    *wsclient.Client
+		n    int
+		fail error
+		done = make(chan struct{})
+	)
+	c, err := wsclient.New(wsclient.Options{URL: url, OnMessage: func(m wsclient.Message) {
+		n++
+		switch {
+		case len(m.Data) != len(msg):
+			fail = fmt.Errorf("OnMessage got %d bytes, sent %d", len(m.Data), len(msg))
+		case n < b.N:
+			if fail = c.Send(ctx, wsclient.MessageBinary, msg); fail == nil {
+				return
+			}
+		}
+		close(done)
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
+		b.Fatal(err)
+	}
+	<-done
+	b.StopTimer()
+	if fail != nil {
+		b.Fatal(fail)
 	}
 }
 

@@ -29,6 +29,8 @@ type Message struct {
 	Data []byte
 }
 
+var errRecvWithOnMessage = errors.New("wsclient: Recv on a client with Options.OnMessage set: the messages go to OnMessage")
+
 // errUserClose is the cause of the base context's end when Close is called.
 var errUserClose = errors.New("wsclient: Close called")
 
@@ -181,8 +183,12 @@ func (c *Client) TrySend(typ MessageType, data []byte) error {
 
 // Recv returns the next received message, waiting until one arrives or ctx
 // ends. After Close, it returns the messages already received, then
-// ErrClosed.
+// ErrClosed. With Options.OnMessage set, the messages go there and Recv
+// returns an error at once.
 func (c *Client) Recv(ctx context.Context) (Message, error) {
+	if c.opts.OnMessage != nil {
+		return Message{}, errRecvWithOnMessage
+	}
 	select {
 	case m, ok := <-c.inbound:
 		if !ok {

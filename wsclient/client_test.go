@@ -227,6 +227,94 @@ func TestRecv(t *testing.T) {
 	}
 }
 
+// TestOnMessage: every message reaches OnMessage, in order, on the reader
+// goroutine; a reply sent from the handler reaches the server; Recv refuses
+// to compete for the messages.
+func TestOnMessage(t *testing.T) {
+	t.Parallel()
+	const n = 50
+	echoed := make(chan string, n)
+	s := newServer(t, func(_ int, c *websocket.Conn) {
+		ctx := context.Background()
+		c.Write(ctx, websocket.MessageText, []byte("0"))
+		for {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			echoed <- string(data)
+			if err := c.Write(ctx, websocket.MessageText, data); err != nil {
+				return
+			}
+		}
+	})
+	var (
+		c    *Client
+		got  []string
+		done = make(chan struct{})
+	)
+	c = newClient(t, Options{URL: s.url(), OnMessage: func(m Message) {
+		got = append(got, string(m.Data))
+		if len(got) == n {
+			close(done)
+			return
+		}
+		// The server echoes what it gets: reply with the next number.
+		if err := c.Send(context.Background(), MessageText, []byte(fmt.Sprint(len(got)))); err != nil {
+			t.Errorf("Send from OnMessage = %v", err)
+		}
+	}})
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), time.Second)
+	defer cancel()
+	if _, err := c.Recv(ctx); err == nil || !strings.Contains(err.Error(), "OnMessage") {
+		t.Errorf("Recv with OnMessage set = %v, want an error naming OnMessage", err)
+	}
+	select {
+	case <-done:
+	case <-testCtx(t).Done():
+		t.Fatalf("OnMessage got %d of %d messages", len(got), n)
+	}
+	for i, m := range got {
+		if m != fmt.Sprint(i) {
+			t.Fatalf("OnMessage got %q as message %d: %q", m, i, got)
+		}
+	}
+	if len(echoed) != n-1 {
+		t.Errorf("the server got %d replies sent from OnMessage, want %d", len(echoed), n-1)
+	}
+}
+
+// TestSlowOnMessageIsNotADeadPeer: while OnMessage runs, the reader reads
+// nothing, pongs included; the client must not take that for a silent peer
+// and drop a healthy connection.
+func TestSlowOnMessageIsNotADeadPeer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(_ int, c *websocket.Conn) {
+		c.Write(context.Background(), websocket.MessageText, []byte("slow"))
+		c.Read(context.Background()) // answers pings until the client closes
+	})
+	handled := make(chan struct{})
+	var once sync.Once
+	c := newClient(t, Options{
+		URL: s.url(), PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond,
+		OnMessage: func(Message) {
+			time.Sleep(300 * time.Millisecond) // fifteen ping intervals
+			once.Do(func() { close(handled) }) // a reconnect would bring the message again
+		},
+	})
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-handled
+	time.Sleep(100 * time.Millisecond) // pings resume, and are answered
+	if st := c.Stats(); st.Connects != 1 || c.State() != lifecycle.StateConnected {
+		t.Errorf("after a slow OnMessage: %d connects, state %v; want the first connection, still up", st.Connects, c.State())
+	}
+}
+
 // TestBlackholeDetected puts a proxy that stops forwarding between client
 // and server: the client must notice within PingInterval + PongTimeout and
 // reconnect once the proxy forwards again.

@@ -165,9 +165,9 @@ func sleepOrDone(done <-chan struct{}, d time.Duration) bool {
 	}
 }
 
-// readLoop reads every message into the client's inbound buffer. Reading
-// also processes pongs and the peer's close, so it runs for the whole life
-// of the connection.
+// readLoop reads every message into the client's inbound buffer, or gives
+// it to Options.OnMessage. Reading also processes pongs and the peer's
+// close, so it runs for the whole life of the connection.
 func (cn *connection) readLoop() {
 	c := cn.c
 	for {
@@ -180,6 +180,15 @@ func (cn *connection) readLoop() {
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(data)))
 		cn.blocked.Store(true)
+		if h := c.opts.OnMessage; h != nil {
+			h(Message{Type: MessageType(typ), Data: data})
+			cn.lastRead.Store(monotime()) // the handler's time is not the peer's silence
+			cn.blocked.Store(false)
+			if cn.ctx.Err() != nil {
+				return
+			}
+			continue
+		}
 		select {
 		case c.inbound <- Message{Type: MessageType(typ), Data: data}:
 			cn.blocked.Store(false)

@@ -115,8 +115,23 @@ type Options struct {
 
 	// RecvBuffer is how many received messages wait for Recv. When it is
 	// full the client stops reading until Recv catches up. Zero means
-	// DefaultRecvBuffer (256).
+	// DefaultRecvBuffer (256). Unused with OnMessage.
 	RecvBuffer int
+
+	// OnMessage, when set, is given every received message instead of Recv,
+	// in order, on the client's reader goroutine. A Recv hands each message
+	// from that goroutine to its caller's, which on a multi-core machine
+	// usually means waking another CPU: a round trip through Recv costs
+	// about that wake-up more than one through OnMessage (bench/RESULTS.md).
+	// m.Data is the handler's to keep.
+	//
+	// While OnMessage runs the connection reads nothing, pongs and the
+	// server's close included, and is not pinged: return quickly, and hand
+	// slow work to a goroutine of your own. OnMessage may call Send and
+	// TrySend (a reply written from the handler costs no hand-off either),
+	// but not Close, which waits for the reader goroutine. A panic in it is
+	// not recovered. With OnMessage set, Recv returns an error at once.
+	OnMessage func(m Message)
 
 	// OnConnected runs after every connect and reconnect, before the queued
 	// messages are written: send authentication and subscriptions with

@@ -49,6 +49,18 @@ func ratioAtMost(what, row, col string, limit float64, goal, chart string) targe
 	}}
 }
 
+// cellRatioAtMost is met when the median of a over the median of b is at
+// most limit: for a ratio between two columns neither of which is the base.
+func cellRatioAtMost(what string, a, b cell, limit float64, chart string) target {
+	return target{What: what, Goal: "≤ " + fmtRatio(limit), Chart: chart, Limit: limit, eval: func(t *table) verdict {
+		r, ok := t.ratio(a, b)
+		if !ok {
+			return verdict{}
+		}
+		return verdict{Measured: true, Met: r.Value <= limit, Got: fmtRatioCell(r), Ratio: r.Value, NotSig: !r.Signif, P: r.P}
+	}}
+}
+
 // atMost is met when the median of one cell is at most limit.
 func atMost(what, row, col, unit string, limit float64, goal string) target {
 	return target{What: what, Goal: goal, eval: func(t *table) verdict {
