@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/connkit/connkit/internal/faultproxy"
 	"github.com/connkit/connkit/internal/testenv"
 	"github.com/connkit/connkit/pool"
 	"github.com/go-sql-driver/mysql"
@@ -294,6 +296,50 @@ func TestMySQLCleanReturnCostsNothing(t *testing.T) {
 			}
 			t.Logf("%d dirty returns: %d questions", dirty, q2-q1-3)
 		})
+	}
+}
+
+// TestMySQLDirtyResetIsOneRoundTrip puts 10ms of latency each way between
+// the driver and MariaDB, so that a round trip (20ms) dwarfs what the server
+// spends on any statement: a borrow after a dirty return must cost one round
+// trip more than one after a clean return (the reset's COM_RESET_CONNECTION,
+// COM_INIT_DB and SET go out together), never two.
+func TestMySQLDirtyResetIsOneRoundTrip(t *testing.T) {
+	e := startMariaDB(t)
+	proxy := faultproxy.Start(t, e.srv.Addr())
+	cfg, err := mysql.ParseDSN(e.testDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = proxy.Addr()
+	db := openDB(t, cfg.FormatDSN())
+	ctx := t.Context()
+	exec := func(q string) time.Duration {
+		start := time.Now()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return time.Since(start)
+	}
+	exec("SELECT 1") // the dial, before the latency
+	const oneWay = 10 * time.Millisecond
+	proxy.SetLatency(oneWay)
+	var clean, dirty []time.Duration
+	for range 5 {
+		clean = append(clean, exec("SELECT 1")) // the last return was clean
+		exec("SET @a = 1")                      // a user variable: dirty
+		dirty = append(dirty, exec("SELECT 1")) // the reset, then the SELECT
+	}
+	median := func(ds []time.Duration) time.Duration {
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	rtt := 2 * oneWay
+	extra := median(dirty) - median(clean)
+	t.Logf("borrow after a clean return %v, after a dirty one %v: the reset costs %v, %.2f round trips",
+		median(clean), median(dirty), extra, float64(extra)/float64(rtt))
+	if extra < rtt/2 || extra > rtt*3/2 {
+		t.Errorf("a reset cost %v over a clean borrow (%v): want one round trip, %v", extra, median(clean), rtt)
 	}
 }
 
