@@ -112,31 +112,33 @@ func BenchmarkRedisGet(b *testing.B) {
 	// between this and go-redis is go-redis's; between connkit and this,
 	// connkit's pool and command tracking.
 	b.Run("Redis/Op=GET/Impl=go-redis-conn", func(b *testing.B) {
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: size, PoolTimeout: 30 * time.Second})
-		defer client.Close()
-		b.ReportAllocs()
-		b.SetParallelism(parallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			conn := client.Conn()
-			defer conn.Close()
-			for pb.Next() {
-				if err := conn.Get(ctx, "k").Err(); err != nil && err != redis.Nil {
-					b.Error(err)
-				}
-			}
+		benchGoRedisGet(b, srv.Addr(), size, parallelism, func(c *redis.Client) (redis.Cmdable, func() error) {
+			conn := c.Conn()
+			return conn, conn.Close
 		})
 	})
 	b.Run("Redis/Op=GET/Impl=go-redis", func(b *testing.B) {
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: size, PoolTimeout: 30 * time.Second})
-		defer client.Close()
-		b.ReportAllocs()
-		b.SetParallelism(parallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := client.Get(ctx, "k").Err(); err != nil && err != redis.Nil {
-					b.Error(err)
-				}
-			}
+		benchGoRedisGet(b, srv.Addr(), size, parallelism, func(c *redis.Client) (redis.Cmdable, func() error) {
+			return c, func() error { return nil }
 		})
+	})
+}
+
+// benchGoRedisGet runs GET from parallel goroutines, each through what open
+// returns for it, on a go-redis client of its own.
+func benchGoRedisGet(b *testing.B, addr string, size, parallelism int, open func(*redis.Client) (redis.Cmdable, func() error)) {
+	ctx := context.Background()
+	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: size, PoolTimeout: 30 * time.Second})
+	defer client.Close()
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		c, done := open(client)
+		defer done()
+		for pb.Next() {
+			if err := c.Get(ctx, "k").Err(); err != nil && err != redis.Nil {
+				b.Error(err)
+			}
+		}
 	})
 }

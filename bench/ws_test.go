@@ -115,16 +115,26 @@ func BenchmarkWSEcho(b *testing.B) {
 	}
 }
 
-func echoWSClient(b *testing.B, url string, msg []byte) {
-	ctx := context.Background()
-	c, err := wsclient.New(wsclient.Options{URL: url})
+// newWSClient returns a client closed at the end of the benchmark.
+func newWSClient(b *testing.B, opts wsclient.Options) *wsclient.Client {
+	c, err := wsclient.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close(ctx)
-	if err := c.Connect(ctx); err != nil {
+	b.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func connectWSClient(b *testing.B, c *wsclient.Client) {
+	if err := c.Connect(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+}
+
+func echoWSClient(b *testing.B, url string, msg []byte) {
+	ctx := context.Background()
+	c := newWSClient(b, wsclient.Options{URL: url})
+	connectWSClient(b, c)
 	b.ResetTimer()
 	for range b.N {
 		if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
@@ -147,7 +157,7 @@ func echoWSClientOnMessage(b *testing.B, url string, msg []byte) {
 		fail error
 		done = make(chan struct{})
 	)
-	c, err := wsclient.New(wsclient.Options{URL: url, OnMessage: func(m wsclient.Message) {
+	c = newWSClient(b, wsclient.Options{URL: url, OnMessage: func(m wsclient.Message) {
 		n++
 		switch {
 		case len(m.Data) != len(msg):
@@ -159,13 +169,7 @@ func echoWSClientOnMessage(b *testing.B, url string, msg []byte) {
 		}
 		close(done)
 	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.Connect(ctx); err != nil {
-		b.Fatal(err)
-	}
+	connectWSClient(b, c) // after c is set: the handler uses it
 	b.ResetTimer()
 	if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
 		b.Fatal(err)
