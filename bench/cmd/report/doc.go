@@ -8,8 +8,10 @@
 //	go run ./bench/cmd/report                           # the full run: -count 10, tens of minutes
 //	go run ./bench/cmd/report -quick -out /tmp/report   # a smoke test
 //
-// It runs one `go test -run '^$' -bench '^Name$'` per top-level benchmark in
-// the bench directory and prints a progress line for each to stderr. It
+// It runs `go test -run '^$' -bench '^Name$' -count 1` -count times per
+// top-level benchmark in the bench directory (rounds, so that connkit's runs
+// and its peers' alternate and a machine's drift shows in neither alone),
+// and prints a progress line for each benchmark to stderr. It
 // summarizes the runs itself, as benchstat does: the median of the -count
 // runs, a 95% confidence interval for it from order statistics, and a
 // Mann-Whitney U test for each ratio. Nothing is written unless every

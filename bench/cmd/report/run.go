@@ -28,22 +28,31 @@ func (r runner) goCmd(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// benchArgs returns the go test arguments that run one top-level benchmark.
+// benchArgs returns the go test arguments that run one top-level benchmark
+// once: one round.
 func (r runner) benchArgs(name string) []string {
 	return []string{"test", "-run", "^$", "-bench", "^" + name + "$",
-		"-count", fmt.Sprint(r.count), "-benchtime", r.benchtime,
+		"-count", "1", "-benchtime", r.benchtime,
 		"-timeout", r.timeout.String(), "."}
 }
 
-// bench runs one top-level benchmark and returns its output: stdout and
-// stderr interleaved, as a terminal shows them. A failure's error carries
-// the output.
+// bench runs one top-level benchmark r.count times and returns the output
+// of every round: stdout and stderr interleaved, as a terminal shows them.
+// A failure's error carries the output.
+//
+// Each round runs every implementation once, so that the runs of connkit
+// and of its peers alternate. With go test's own -count, each sub-benchmark
+// runs count times in a row: on a shared machine whose speed drifts over
+// seconds, connkit's runs and a peer's then land in different weather, and
+// the drift shows up in their ratio.
 func (r runner) bench(ctx context.Context, name string) ([]byte, error) {
 	var out bytes.Buffer
-	cmd := r.goCmd(ctx, r.benchArgs(name)...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s failed (%v):\n%s", name, err, out.Bytes())
+	for round := range r.count {
+		cmd := r.goCmd(ctx, r.benchArgs(name)...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("%s failed in round %d of %d (%v):\n%s", name, round+1, r.count, err, out.Bytes())
+		}
 	}
 	return out.Bytes(), nil
 }
