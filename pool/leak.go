@@ -38,7 +38,7 @@ const DefaultSampleEvery = 64
 // cost a few atomic stores and, once per 64 borrows of a connection, a
 // cleanup registration (runtime.AddCleanup), about 5 ns a borrow in all; a
 // captured stack costs a runtime.Callers of up to 32 frames and two
-// allocations, about 0.3 µs (bench/RESULTS.md). Stacks are symbolized only
+// allocations, 0.3 to 0.5 µs (bench/RESULTS.md). Stacks are symbolized only
 // when reported. The Threshold check runs in the pool's background
 // goroutine, never on the acquire path: there is no timer per borrow.
 type LeakConfig struct {
