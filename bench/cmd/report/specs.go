@@ -46,8 +46,8 @@ var specs = []*spec{
 			"`context.Background()`, as a background job does. " +
 			"On one CPU (`-cpu 1`) connkit and puddle are level (165 against 158 ns a borrow " +
 			"on this machine); with two, both slow down as the two goroutines contend for " +
-			"puddle's lock, and connkit more, by 1.3x to 1.9x between runs here (0.8x on the " +
-			"same kind of machine on another day): its borrow writes more memory that moves " +
+			"puddle's lock, and connkit by up to 1.9x more in some runs here, level in others " +
+			"(0.8x on the same kind of machine on another day): its borrow writes more memory that moves " +
 			"between the CPUs with the connection. Contended, every hand-over of a connection " +
 			"between waiters goes through puddle's semaphore in both pools, and what connkit " +
 			"does while it holds the connection (its checks and its borrow record) lengthens " +
