@@ -133,6 +133,11 @@ func closerError(name string, err error) error {
 // giving the closers maxWait in all to finish the work in flight before they
 // are forced. It returns the error of Shutdown.
 //
+// ctx may come from signal.NotifyContext for the same signals, so that a
+// signal during start-up ends the program too: the signal that ends ctx
+// starts the shutdown once, and does not count as a second one. (Run takes
+// the first signal within 100ms of ctx's end for that one.)
+//
 // A second signal during the shutdown forces it: Run returns ErrInterrupted
 // at once, with the shutdown's context cancelled so that the closers still
 // running return as soon as they can; the caller is expected to exit.
@@ -153,18 +158,33 @@ func run(ctx context.Context, g *Group, maxWait time.Duration, ready func()) err
 		ready()
 	}
 
+	var byCtx time.Time // when ctx started the shutdown
 	select {
 	case <-ctx.Done():
+		byCtx = time.Now()
 	case <-sigs:
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxWait)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- g.Shutdown(sctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-sigs:
-		return ErrInterrupted
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-sigs:
+			// When ctx is signal.NotifyContext's for the same signals, the
+			// signal that ended it reaches sigs too, at once or a moment
+			// later: it is the same one, not a second.
+			if !byCtx.IsZero() && time.Since(byCtx) < pairedSignalWindow {
+				byCtx = time.Time{}
+				continue
+			}
+			return ErrInterrupted
+		}
 	}
 }
+
+// pairedSignalWindow is how soon after ctx ends a signal is taken for the
+// one that ended it (see run).
+const pairedSignalWindow = 100 * time.Millisecond

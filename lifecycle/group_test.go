@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -153,6 +154,10 @@ func TestRunSignal(t *testing.T) {
 	}{
 		{"graceful", "graceful", []string{"close second", "close first", "run returned: <nil>"}},
 		{"second signal forces", "force", []string{"close slow: waiting for in-flight work", "run returned: " + ErrInterrupted.Error()}},
+		// One signal, caught by Run and by a NotifyContext whose ctx Run
+		// got: select picks either at random, 20 times over.
+		{"one signal through NotifyContext too", "notifycontext", []string{"20 runs, 20 returned nil"}},
+		{"second signal through NotifyContext too", "notifycontext-force", []string{"close slow: second signal", "run returned: " + ErrInterrupted.Error()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +191,35 @@ func runChild(mode string) int {
 			<-ctx.Done()
 			return ctx.Err()
 		})
+	case "notifycontext":
+		ok := 0
+		for range 20 {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+			var g Group
+			g.Add("slow", func(context.Context) error { time.Sleep(20 * time.Millisecond); return nil })
+			err := run(ctx, &g, time.Minute, term)
+			stop()
+			if err == nil {
+				ok++
+			} else {
+				fmt.Println("run returned:", err)
+			}
+		}
+		fmt.Printf("20 runs, %d returned nil\n", ok)
+		return 0
+	case "notifycontext-force":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		var g Group
+		g.Add("slow", func(ctx context.Context) error {
+			time.Sleep(3 * pairedSignalWindow) // a person's second Ctrl-C comes later than this
+			fmt.Println("close slow: second signal")
+			term()
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		fmt.Println("run returned:", run(ctx, &g, time.Minute, term))
+		return 0
 	default:
 		fmt.Println("unknown mode", mode)
 		return 2
