@@ -120,12 +120,8 @@ func TestServeTable(t *testing.T) {
 	long := strings.Repeat("é", 20) // 40 bytes: cut to 32, at a rune boundary
 	c := dialTest(t, ctx, s.addr, long, "x")
 	defer c.CloseNow()
-	for s.table.Stats().Updates < 2 {
-		select {
-		case <-ctx.Done():
-			t.Fatal("no join")
-		case <-time.After(time.Millisecond):
-		}
+	if err := poll(ctx, "the join", func() bool { return s.table.Stats().Updates >= 2 }); err != nil {
+		t.Fatal(err)
 	}
 	body := getBody(t, ctx, "http://"+s.addr+"/table")
 	exampletest.Match(t, body, []string{

@@ -267,12 +267,13 @@ func TestBadFlags(t *testing.T) {
 }
 
 // TestStartFailures starts the service with nothing listening on the
-// backends' ports (port 1 refuses connections): it must fail without
-// showing the DSN's password, or return nil when it was interrupted.
+// backends' address: it must fail without showing the DSN's password, or
+// return nil when it was interrupted.
 func TestStartFailures(t *testing.T) {
 	t.Parallel()
 	const password = "start-pw-0b7d"
-	args := []string{"-addr", "127.0.0.1:0", "-redis", "127.0.0.1:1", "-mysql", "u:" + password + "@tcp(127.0.0.1:1)/x"}
+	refused := testenv.RefusedAddr(t)
+	args := []string{"-addr", "127.0.0.1:0", "-redis", refused, "-mysql", "u:" + password + "@tcp(" + refused + ")/x"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer

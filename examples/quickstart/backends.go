@@ -27,21 +27,30 @@ func redisOptions(addr string) (*redis.Options, error) {
 	return opts, nil
 }
 
+// openPool opens a pool of one connection for cfg, so that every borrower
+// gets the same one, closed at the end and shown in the summary.
+func openPool[T any](d *demo, cfg pool.Config[T]) (*pool.Pool[T], error) {
+	cfg.MaxSize = 1
+	cfg.AcquireTimeout = 2 * time.Second
+	p, err := pool.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.closeLater(cfg.Name+" pool", p.Close)
+	d.track(p)
+	return p, nil
+}
+
 // redis pools connections to the Redis server of opts: a borrower's SELECT
 // is undone before the next borrower gets the same connection.
 func (d *demo) redis(ctx context.Context, opts *redis.Options) error {
 	opts.PoolSize = 4 // room for the pool's connection and the health check's
 	client := redis.NewClient(opts)
 	d.closeLater("redis client", func(context.Context) error { return client.Close() })
-	cfg := reset.NewRedis(client).PoolConfig()
-	cfg.MaxSize = 1 // one connection, so that every borrower gets the same one
-	cfg.AcquireTimeout = 2 * time.Second
-	p, err := pool.New(cfg)
+	p, err := openPool(d, reset.NewRedis(client).PoolConfig()) // Name "redis"
 	if err != nil {
 		return err
 	}
-	d.closeLater("redis pool", p.Close)
-	d.track(p)
 	d.section(fmt.Sprintf("pool against Redis at %s (reset.NewRedis(client).PoolConfig())", opts.Addr))
 
 	if err := d.check(ctx, "health.Redis", health.Redis(client)); err != nil {
@@ -86,15 +95,10 @@ func (d *demo) mysql(ctx context.Context, cfg *mysql.Config) error {
 	}
 	db := sql.OpenDB(connector)
 	d.closeLater("mysql db", func(context.Context) error { return db.Close() })
-	pcfg := reset.NewSQL(db).PoolConfig()
-	pcfg.MaxSize = 1 // one connection, so that every borrower gets the same one
-	pcfg.AcquireTimeout = 2 * time.Second
-	p, err := pool.New(pcfg)
+	p, err := openPool(d, reset.NewSQL(db).PoolConfig()) // Name "mysql"
 	if err != nil {
 		return err
 	}
-	d.closeLater("mysql pool", p.Close)
-	d.track(p)
 	d.section(fmt.Sprintf("pool against MySQL at %s@%s/%s (reset.MySQLConnector, reset.NewSQL(db).PoolConfig())", cfg.User, cfg.Addr, cfg.DBName))
 
 	if err := d.check(ctx, "health.SQL", health.SQL(db)); err != nil {

@@ -31,7 +31,7 @@ func (d *demo) pool(ctx context.Context) error {
 		Name:           "echo",
 		Dial:           func(ctx context.Context) (*echoConn, error) { return dialEcho(ctx, addr) },
 		Close:          func(c *echoConn) error { return c.Close() },
-		Ping:           func(ctx context.Context, c *echoConn) error { _, err := c.roundTrip(ctx, "PING"); return err },
+		Ping:           ping,
 		MaxSize:        8,
 		AcquireTimeout: 2 * time.Second,
 		ConnectTimeout: time.Second,

@@ -105,26 +105,19 @@ func redisBackend(t *testing.T, srv *testenv.Redis, addr string, tune func(*pool
 	t.Cleanup(func() { client.Close() })
 	r := reset.NewRedis(client)
 	cfg := r.PoolConfig()
-	cfg.Name, cfg.MaxSize, cfg.NewBackOff = "redis", 8, chaosBackOff
-	cfg.PingAfterIdle, cfg.PingTimeout, cfg.ConnectTimeout = 100*time.Millisecond, 200*time.Millisecond, time.Second
+	chaosPoolConfig(&cfg, "redis")
 	if tune != nil {
 		tune(&cfg)
 	}
 	p := newPool(t, cfg)
-	return &backend{name: "redis", srv: srv, pool: p, op: func(ctx context.Context, w int) (time.Duration, error) {
-		began := time.Now()
-		var wait time.Duration
-		err := p.With(ctx, func(ctx context.Context, c *redis.Conn) error {
-			wait = time.Since(began)
-			want := strconv.Itoa(w) + ":" + strconv.FormatInt(began.UnixNano(), 36)
-			got, err := c.Echo(ctx, want).Result()
-			if err == nil && got != want {
-				return fmt.Errorf("%w: ECHO %q got %q", errMismatch, want, got)
-			}
-			return err
-		})
-		return wait, err
-	}}
+	return &backend{name: "redis", srv: srv, pool: p, op: borrowOp(p, func(ctx context.Context, c *redis.Conn, w int, began time.Time) error {
+		want := strconv.Itoa(w) + ":" + strconv.FormatInt(began.UnixNano(), 36)
+		got, err := c.Echo(ctx, want).Result()
+		if err == nil && got != want {
+			return fmt.Errorf("%w: ECHO %q got %q", errMismatch, want, got)
+		}
+		return err
+	})}
 }
 
 // mariadbBackend pools *sql.Conns of a db opened on reset.MySQLConnector.
@@ -141,24 +134,38 @@ func mariadbBackend(t *testing.T, srv *testenv.MariaDB) *backend {
 	db.SetMaxIdleConns(16)
 	t.Cleanup(func() { db.Close() })
 	pc := reset.NewSQL(db).PoolConfig()
-	pc.Name, pc.MaxSize, pc.NewBackOff = "mariadb", 8, chaosBackOff
-	pc.PingAfterIdle, pc.PingTimeout, pc.ConnectTimeout = 100*time.Millisecond, 200*time.Millisecond, time.Second
+	chaosPoolConfig(&pc, "mariadb")
 	p := newPool(t, pc)
-	return &backend{name: "mariadb", srv: srv, pool: p, op: func(ctx context.Context, w int) (time.Duration, error) {
+	return &backend{name: "mariadb", srv: srv, pool: p, op: borrowOp(p, func(ctx context.Context, c *sql.Conn, w int, began time.Time) error {
+		want := began.UnixNano() + int64(w)
+		var got int64
+		err := c.QueryRowContext(ctx, "SELECT ?", want).Scan(&got)
+		if err == nil && got != want {
+			return fmt.Errorf("%w: SELECT %d got %d", errMismatch, want, got)
+		}
+		return err
+	})}
+}
+
+// chaosPoolConfig sets what the chaos pools share: a name, 8 connections,
+// the chaos backoff, pings after 100ms idle and short timeouts.
+func chaosPoolConfig[T any](cfg *pool.Config[T], name string) {
+	cfg.Name, cfg.MaxSize, cfg.NewBackOff = name, 8, chaosBackOff
+	cfg.PingAfterIdle, cfg.PingTimeout, cfg.ConnectTimeout = 100*time.Millisecond, 200*time.Millisecond, time.Second
+}
+
+// borrowOp is an op that borrows from p with With, times the wait for the
+// connection, and runs do on it; began is when the op started.
+func borrowOp[T any](p *pool.Pool[T], do func(ctx context.Context, c T, w int, began time.Time) error) op {
+	return func(ctx context.Context, w int) (time.Duration, error) {
 		began := time.Now()
 		var wait time.Duration
-		err := p.With(ctx, func(ctx context.Context, c *sql.Conn) error {
+		err := p.With(ctx, func(ctx context.Context, c T) error {
 			wait = time.Since(began)
-			want := began.UnixNano() + int64(w)
-			var got int64
-			err := c.QueryRowContext(ctx, "SELECT ?", want).Scan(&got)
-			if err == nil && got != want {
-				return fmt.Errorf("%w: SELECT %d got %d", errMismatch, want, got)
-			}
-			return err
+			return do(ctx, c, w, began)
 		})
 		return wait, err
-	}}
+	}
 }
 
 // newPool returns a pool closed at the end of the test.

@@ -101,10 +101,10 @@ func (l *load) rate(from, to time.Time) float64 {
 }
 
 // recoveredAt returns the start of the first window of 3 buckets from
-// after on whose rate is at least frac of want, or the zero time.
-func (l *load) recoveredAt(after time.Time, want, frac float64) time.Time {
+// after on for which ok holds, or the zero time.
+func (l *load) recoveredAt(after time.Time, ok func(from, to time.Time) bool) time.Time {
 	for at := after; at.Before(time.Now().Add(-3 * l.bucket)); at = at.Add(l.bucket) {
-		if l.rate(at, at.Add(3*l.bucket)) >= frac*want {
+		if ok(at, at.Add(3*l.bucket)) {
 			return at
 		}
 	}
@@ -136,6 +136,19 @@ func (l *load) summary() string {
 		total, strings.Join(kinds, " "), pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), l.slowest.Round(time.Millisecond))
 }
 
+// checkErrors fails t for a reply that answered another request and for
+// an error kind not in knownErrors; prefix starts each message. The load
+// must be halted.
+func (l *load) checkErrors(t *testing.T, prefix string) {
+	t.Helper()
+	if n := l.errs["MISMATCH"]; n != 0 {
+		t.Errorf("%s%d replies did not answer their request: %s", prefix, n, l.examples["MISMATCH"])
+	}
+	for _, e := range l.unknownErrors(knownErrors...) {
+		t.Errorf("%san error a caller cannot act on: %s", prefix, e)
+	}
+}
+
 // unknownErrors returns an example of each error kind not in known.
 func (l *load) unknownErrors(known ...string) []string {
 	l.mu.Lock()
@@ -147,19 +160,6 @@ func (l *load) unknownErrors(known ...string) []string {
 		}
 	}
 	return out
-}
-
-// recoveredAgainst returns the start of the first window of 3 buckets from
-// after on in which l's successes are at least share times control's, or
-// the zero time.
-func (l *load) recoveredAgainst(after time.Time, share float64, control *load) time.Time {
-	for at := after; at.Before(time.Now().Add(-3 * l.bucket)); at = at.Add(l.bucket) {
-		end := at.Add(3 * l.bucket)
-		if got, ctl := l.rate(at, end), control.rate(at, end); ctl > 0 && got >= share*ctl {
-			return at
-		}
-	}
-	return time.Time{}
 }
 
 // timeline returns the successes per bucket from from until now.

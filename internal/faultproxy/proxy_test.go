@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connkit/connkit/internal/testenv"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -191,13 +193,7 @@ func TestResetFromTargetPassesOn(t *testing.T) {
 
 func TestUnreachableTargetResets(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	p := Start(t, target)
+	p := Start(t, testenv.RefusedAddr(t)) // nothing listens there, and no parallel test can take it
 	// The reset can beat the client's connect to completion, which then
 	// fails; otherwise the first read fails.
 	c, err := net.DialTimeout("tcp", p.Addr(), ioTimeout)
