@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connkit/connkit/lifecycle"
 	"github.com/connkit/connkit/pool"
 	"github.com/connkit/connkit/pool/pooltest"
 )
@@ -55,9 +56,7 @@ func TestChaosCancellationStorm(t *testing.T) {
 	p, err := pool.New(pool.Config[*owned]{
 		Name: "storm",
 		Dial: func(ctx context.Context) (*owned, error) {
-			select {
-			case <-time.After(time.Millisecond + rand.N(2*time.Millisecond)):
-			case <-ctx.Done():
+			if !lifecycle.Sleep(ctx, time.Millisecond+rand.N(2*time.Millisecond)) {
 				return nil, ctx.Err()
 			}
 			var d net.Dialer

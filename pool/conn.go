@@ -50,7 +50,7 @@ const (
 // through puddle's lock. The atomic fields describe the borrow in progress
 // and are read by anyone.
 type entry[T any] struct {
-	pool       *Pool[T]
+	pool       *Pool[T]               // set at the dial, then fixed; its handles reach the pool through it
 	self       weak.Pointer[entry[T]] // e, for the cleanups of its slabs, which must not hold it
 	value      T
 	res        *puddle.Resource[*entry[T]] // set at the first checkout, then fixed
@@ -101,7 +101,6 @@ func (e *entry[T]) expired(now int64) bool { return e.expires != 0 && now >= e.e
 // destroyed so the pool gets its slot back; see LeakConfig. Apart from
 // Release and Destroy, a Conn is for one goroutine at a time.
 type Conn[T any] struct {
-	pool  *Pool[T]
 	e     *entry[T]
 	slab  *handleSlab[T] // this handle's, given back to e on Release
 	id    uint64
@@ -130,7 +129,7 @@ func (c *Conn[T]) MarkDirty() { c.dirty.Store(true) }
 // connection is idle again. Calls after the first Release or Destroy do
 // nothing.
 func (c *Conn[T]) Release() {
-	c.pool.giveBack(c, true, 0)
+	c.e.pool.giveBack(c, true, 0)
 	runtime.KeepAlive(c) // else its slab's cleanup could take it for dropped mid-release
 }
 
@@ -138,7 +137,7 @@ func (c *Conn[T]) Release() {
 // the connection is broken or in an unknown state. Calls after the first
 // Release or Destroy do nothing.
 func (c *Conn[T]) Destroy() {
-	c.pool.giveBack(c, false, reasonBroken)
+	c.e.pool.giveBack(c, false, reasonBroken)
 	runtime.KeepAlive(c)
 }
 
@@ -175,14 +174,13 @@ func (s *slabIDs) has(id uint64) bool {
 // newHandle returns the handle for borrow id of e, and takes e's slab out
 // of e for the length of the borrow. Only the goroutine holding e's
 // resource calls it, so it needs no lock.
-func (p *Pool[T]) newHandle(e *entry[T], id uint64) *Conn[T] {
+func newHandle[T any](e *entry[T], id uint64) *Conn[T] {
 	s := e.slab
 	e.slab = nil
 	if s == nil || s.next == len(s.conns) {
-		// A nil slab with slabIDs set: the last borrow ended other than by
-		// a Release to idle (a reset, a destroy that lost to this one), so
-		// its slab was not given back. It is collected, and its cleanup
-		// finds none of its borrows in progress.
+		// s is nil only at e's first borrow: every later borrow ended by a
+		// Release, which gave the slab back (before any reset), or by a
+		// destroy, after which e is never handed out again.
 		s = new(handleSlab[T])
 		if e.slabIDs != nil {
 			e.slabIDs.next.Store(id)
@@ -192,6 +190,6 @@ func (p *Pool[T]) newHandle(e *entry[T], id uint64) *Conn[T] {
 	}
 	c := &s.conns[s.next]
 	s.next++
-	c.pool, c.e, c.slab, c.id = p, e, s, id
+	c.e, c.slab, c.id = e, s, id
 	return c
 }

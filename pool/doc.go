@@ -63,7 +63,7 @@
 // monotonic clock read, and no allocation: the Conn handles of a connection
 // come 64 to a slab, and each is used for one borrow only, so that a late
 // Release of an old handle can never give back a connection someone else
-// now holds. (A handle kept referenced keeps its slab, 2.5 KiB, alive.)
+// now holds. (A handle kept referenced keeps its slab, 2 KiB, alive.)
 // Release reads no clock, so a connection's idle time counts from when it
 // was last handed out. An Acquire that has to wait costs what puddle's wait
 // costs; Close wakes waiters by freeing the slots of the borrowed

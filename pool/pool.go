@@ -218,7 +218,7 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 	}
 	id := p.nextID.Add(1)
 	p.recordBorrow(ctx, e, id, now)
-	c := p.newHandle(e, id)
+	c := newHandle(e, id)
 	e.borrow.Store(id)
 	// Close sets closed, then looks at the borrows: either it sees this one,
 	// or this sees closed and gives the connection up.

@@ -52,7 +52,7 @@ var specs = []*spec{
 			"between waiters goes through puddle's semaphore in both pools, and what connkit " +
 			"does while it holds the connection (its checks and its borrow record) lengthens " +
 			"each one; a borrow that does real work, a round trip of tens of microseconds, " +
-			"hides that. connkit's 42 B/op with 0 allocs/op is one slab of 64 handles " +
+			"hides that. connkit's B/op with 0 allocs/op is one slab of 64 handles " +
 			"allocated every 64 borrows of a connection: a handle is never reused, so that a " +
 			"stale `Release` cannot give back a later borrow.",
 		Column: "Impl", Base: "connkit",
