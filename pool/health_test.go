@@ -324,3 +324,30 @@ func TestDirtyWithoutResetIsDestroyed(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepKeepsTheLastUsedOnTop: the sweep takes every idle connection and
+// hands them back; the one used last must still be the next one handed out,
+// or a pool with fewer borrowers than connections would cycle through all of
+// them after every sweep and none would ever reach MaxIdleTime.
+func TestSweepKeepsTheLastUsedOnTop(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		cfg := b.config()
+		cfg.HealthCheckPeriod = time.Minute
+		p := newPool(t, cfg)
+
+		older, newer := mustAcquire(t, p), mustAcquire(t, p)
+		olderValue, newerValue := older.Value(), newer.Value()
+		older.Release()
+		time.Sleep(time.Second)
+		newer.Release()
+		time.Sleep(time.Minute + time.Second) // one sweep
+		synctest.Wait()
+		c := mustAcquire(t, p)
+		defer c.Release()
+		if got := c.Value(); got != newerValue {
+			t.Errorf("after a sweep, Acquire handed out the connection used earlier (%p), not the one used last (%p)", olderValue, newerValue)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"slices"
 	"time"
 
 	"github.com/jackc/puddle/v2"
@@ -90,8 +91,14 @@ func (p *Pool[T]) fillMinIdle() time.Duration {
 // sweep retires the idle connections past their limits and pings those that
 // have sat unchecked longer than PingAfterIdle. Connections that need no ping
 // are handed back at once; the others one by one, after their ping.
+//
+// Idle connections are a stack, the one used last on top, so that a pool
+// busy with fewer borrowers than connections keeps using the same few and
+// lets the others reach MaxIdleTime. AcquireAllIdle returns them top first:
+// they are handed back bottom first, which rebuilds the stack as it was.
 func (p *Pool[T]) sweep() {
 	idle := p.pp.AcquireAllIdle()
+	slices.Reverse(idle)
 	now := monotime()
 	var toPing []*puddle.Resource[*entry[T]]
 	for _, res := range idle {
