@@ -81,6 +81,13 @@ func (cn *connection) forceClose() {
 	cn.ws.CloseNow()
 }
 
+// end ends the connection's context and closes its socket, on the calling
+// goroutine: every path out of run ends here.
+func (cn *connection) end() {
+	cn.cancel()
+	cn.forceClose()
+}
+
 // readCtx is the context of reads: none when the socket is known (closing
 // it ends a read, and coder costs nothing per read without a context);
 // else the connection's, which makes coder close the connection when it
@@ -104,18 +111,15 @@ func (c *Client) run(ws *websocket.Conn, nc net.Conn) CloseInfo {
 	})
 	cn.wt.Stop()
 	// Data writes run on a background context, which costs coder nothing
-	// per call, and so do reads when the socket is known; ending ctx closes
-	// the socket under them instead.
-	stopClose := context.AfterFunc(ctx, cn.forceClose)
+	// per call, and so do reads when the socket is known: end closes the
+	// socket under them.
 	defer cn.wg.Wait()
-	defer stopClose()
 	defer cn.wt.Stop()
-	defer cancel()
+	defer cn.end()
 
 	cn.wg.Go(cn.readLoop)
 	if c.opts.OnConnected != nil {
 		if err := c.opts.OnConnected(ctx, &Session{cn: cn}); err != nil {
-			ws.CloseNow()
 			return CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: OnConnected: %w", err)}
 		}
 	}
@@ -130,7 +134,6 @@ func (c *Client) run(ws *websocket.Conn, nc net.Conn) CloseInfo {
 
 	select {
 	case <-cn.failed:
-		cn.forceClose()
 		c.opts.Logger.Warn("wsclient: connection lost", "err", cn.info.Err)
 		return cn.info
 	case <-c.base.Done():
@@ -148,20 +151,13 @@ func (cn *connection) closeHandshake() {
 		defer close(done)
 		cn.ws.Close(websocket.StatusNormalClosure, "")
 	}()
-	if !sleepOrDone(done, cn.c.opts.CloseTimeout) {
-		cn.cancel() // the reader's Read ends, which closes the socket
-	}
-	<-done
-}
-
-func sleepOrDone(done <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
+	t := time.NewTimer(cn.c.opts.CloseTimeout)
 	defer t.Stop()
 	select {
 	case <-done:
-		return true
 	case <-t.C:
-		return false
+		cn.end() // the socket closes under the handshake, which returns
+		<-done
 	}
 }
 

@@ -42,16 +42,14 @@ type queue struct {
 	limit, maxBytes int
 	ready           chan struct{} // signalled when a message is added or a write ends
 
-	mu       sync.Mutex // protects the fields below
-	items    []*outMsg
-	bytes    int
-	pending  int           // queued or being written
-	busy     bool          // a message is being written
-	cn       *connection   // the connection up, or nil
-	reject   error         // non-nil: no new messages, and why
-	empty    chan struct{} // closed when pending drops to 0; made on demand
-	dropped  int64         // abandoned or expired before written
-	enqueued int64
+	mu      sync.Mutex // protects the fields below
+	items   []*outMsg
+	bytes   int
+	pending int           // len(items), plus 1 while a message is being written
+	cn      *connection   // the connection up, or nil
+	reject  error         // non-nil: no new messages, and why
+	empty   chan struct{} // closed when pending drops to 0; made on demand
+	dropped int64         // abandoned or expired before written
 }
 
 func newQueue(limit, maxBytes int) *queue {
@@ -71,7 +69,6 @@ func (q *queue) push(m *outMsg) error {
 	q.items = append(q.items, m)
 	q.bytes += len(m.data)
 	q.pending++
-	q.enqueued++
 	q.signal()
 	return nil
 }
@@ -95,19 +92,16 @@ func (q *queue) claimDirect(size int) (*connection, error) {
 	if q.reject != nil {
 		return nil, q.reject
 	}
-	if q.cn == nil || q.busy || len(q.items) > 0 || size > q.maxBytes {
+	if q.cn == nil || q.pending > 0 || size > q.maxBytes { // queued or being written
 		return nil, nil
 	}
-	q.busy = true
 	q.pending++
-	q.enqueued++
 	return q.cn, nil
 }
 
 // release ends a write claimed with claimDirect or pop.
 func (q *queue) release() {
 	q.mu.Lock()
-	q.busy = false
 	q.doneLocked()
 	if len(q.items) > 0 {
 		q.signal()
@@ -140,7 +134,7 @@ func (q *queue) detach(cn *connection) {
 func (q *queue) pop() *outMsg {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) > 0 && !q.busy {
+	for len(q.items) > 0 && q.pending == len(q.items) { // else a write is in progress
 		m := q.items[0]
 		q.items[0] = nil
 		q.items = q.items[1:]
@@ -149,8 +143,7 @@ func (q *queue) pop() *outMsg {
 			m.done <- m.ctx.Err()
 		}
 		if m.state.CompareAndSwap(msgQueued, msgClaimed) {
-			q.busy = true
-			return m
+			return m // now the write in progress: still pending, no longer an item
 		}
 		q.dropped++
 		q.doneLocked()

@@ -51,23 +51,19 @@ func recordDials(dial func(ctx context.Context, network, addr string) (net.Conn,
 // and its sockets are closed through coder/websocket, which may wait up to
 // 5s in a close handshake the peer does not answer.
 func handshakeClient(given *http.Client) *http.Client {
-	var t *http.Transport
-	switch {
-	case given == nil:
-		t = http.DefaultTransport.(*http.Transport).Clone()
-		t.DialContext = lifecycle.NewDialer().DialContext
+	if given == nil {
 		given = &http.Client{}
-	case given.Transport == nil:
-		t = http.DefaultTransport.(*http.Transport).Clone()
-		t.DialContext = lifecycle.NewDialer().DialContext
-	default:
-		dt, ok := given.Transport.(*http.Transport)
-		if !ok {
-			return given
-		}
-		t = dt.Clone()
 	}
-	if t.DialContext == nil {
+	rt := given.Transport
+	if rt == nil {
+		rt = http.DefaultTransport // which a program may have replaced
+	}
+	base, ok := rt.(*http.Transport)
+	if !ok {
+		return given
+	}
+	t := base.Clone()
+	if given.Transport == nil || t.DialContext == nil {
 		t.DialContext = lifecycle.NewDialer().DialContext
 	}
 	t.DialContext = recordDials(t.DialContext)
