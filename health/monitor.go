@@ -116,8 +116,7 @@ type Monitor struct {
 	cancel context.CancelFunc
 	loops  sync.WaitGroup // the check loops
 	calls  sync.WaitGroup // the goroutines calling checkers; Add under mu while !closed
-	once   sync.Once      // runs Close
-	done   chan struct{}  // closed when Close has finished
+	once   sync.Once      // runs Close; a later Close waits in Do for the first
 
 	mu     sync.Mutex // protects the fields below and every check's state; never held during a check or a pool's Stats
 	closed bool
@@ -150,7 +149,6 @@ func NewMonitor(opts MonitorOptions) (*Monitor, error) {
 		descs:  newDescs(),
 		ctx:    ctx,
 		cancel: cancel,
-		done:   make(chan struct{}),
 	}, nil
 }
 
@@ -247,7 +245,6 @@ func (m *Monitor) Check(ctx context.Context) error {
 // first to finish. The report stays readable after Close.
 func (m *Monitor) Close() {
 	m.once.Do(func() {
-		defer close(m.done)
 		m.mu.Lock()
 		m.closed = true
 		m.mu.Unlock()
@@ -267,7 +264,6 @@ func (m *Monitor) Close() {
 				"checks", m.runningChecks())
 		}
 	})
-	<-m.done
 }
 
 // runningChecks returns the names of the checks whose checker is running.

@@ -1,10 +1,12 @@
 package health
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -53,11 +55,7 @@ func newRedactor(secrets []string) *redactor {
 	}
 	// Longest first: with "pass" and "password" both secret, "password"
 	// must go whole, not leave "word" behind.
-	for i := 1; i < len(r.secrets); i++ {
-		for j := i; j > 0 && len(r.secrets[j]) > len(r.secrets[j-1]); j-- {
-			r.secrets[j], r.secrets[j-1] = r.secrets[j-1], r.secrets[j]
-		}
-	}
+	slices.SortStableFunc(r.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 	return r
 }
 

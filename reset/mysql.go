@@ -45,7 +45,7 @@ func MySQLConnector(cfg *mysql.Config) (driver.Connector, error) {
 			// A network registered with mysql.RegisterDialContext (a
 			// tunnel, a cloud proxy): only the driver knows its dial
 			// function, so connkit does not see the socket.
-			plan.wire, plan.why = false, "network "+cfg.Net+" is dialed by a function registered with the driver"
+			plan.wire = false
 			return newConnector(cfg, plan)
 		}
 	}

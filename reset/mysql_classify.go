@@ -31,6 +31,32 @@ var harmless = map[string]bool{
 	"CREATE": true, "ALTER": true, "DROP": true, "TRUNCATE": true, "RENAME": true,
 }
 
+// maxHarmless is the length of the longest word in harmless.
+const maxHarmless = len("DESCRIBE")
+
+// upperWord returns w upper-cased. Classify runs on every statement, and
+// most are written in lower case: an ASCII word that fits buf is
+// upper-cased into it without allocating; any other goes through
+// strings.ToUpper, whose Unicode folding (ſ is S) MySQL's keywords follow
+// too.
+func upperWord(w string, buf *[maxHarmless]byte) []byte {
+	if len(w) > len(buf) {
+		return []byte(strings.ToUpper(w))
+	}
+	b := buf[:len(w)]
+	for i := range len(w) {
+		c := w[i]
+		switch {
+		case c >= 0x80:
+			return []byte(strings.ToUpper(w))
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return b
+}
+
 // risky are the words that make an otherwise harmless statement dirty:
 // temporary tables, named locks, and setting LAST_INSERT_ID or a variable.
 var risky = []string{"TEMPORARY", "GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS", "LAST_INSERT_ID", "SETVAL", "NEXTVAL", "LASTVAL"}
@@ -45,11 +71,12 @@ func classify(query string) effect { return classifyMode(query, false) }
 // NO_BACKSLASH_ESCAPES, in which a backslash in a string is a character.
 func classifyMode(query string, noBackslash bool) effect {
 	l := lexer{s: query, noBackslash: noBackslash}
-	first := strings.ToUpper(l.word())
+	var buf [maxHarmless]byte
+	first := upperWord(l.word(), &buf)
 	switch {
-	case first == "USE":
+	case string(first) == "USE":
 		return effectUse
-	case !harmless[first]:
+	case !harmless[string(first)]: // string([]byte) as a map key: no allocation
 		return effectDirty
 	}
 	for {

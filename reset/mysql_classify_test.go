@@ -137,3 +137,11 @@ func TestClassifyModes(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyLowerCaseDoesNotAllocate(t *testing.T) {
+	for _, q := range []string{"select * from t where id = ?", "SELECT 1", "insert into t values (1)"} {
+		if n := testing.AllocsPerRun(100, func() { classify(q) }); n != 0 {
+			t.Errorf("classify(%q) allocates %v times", q, n)
+		}
+	}
+}

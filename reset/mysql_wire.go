@@ -29,8 +29,7 @@ const defaultResetTimeout = 5 * time.Second
 // packets, built once, that take a session back to what the driver made of
 // it at connect.
 type resetPlan struct {
-	wire        bool   // the protocol can be driven on the raw socket
-	why         string // why not, when wire is false
+	wire        bool // the protocol can be driven on the raw socket
 	db          string
 	interpolate bool     // the driver interpolates parameters: it must see a status after a reset
 	alwaysDirty bool     // autocommit is off: every statement leaves a transaction open
@@ -54,14 +53,11 @@ func newResetPlan(cfg *mysql.Config) *resetPlan {
 			p.noBackslash = strings.Contains(v, "NO_BACKSLASH_ESCAPES")
 		}
 	}
-	switch {
-	case cfg.TLS != nil || (cfg.TLSConfig != "" && cfg.TLSConfig != "false"):
-		p.why = "TLS: the reset is written under the driver's TLS layer, which connkit cannot reach"
-	case params.Get("compress") == "true":
-		p.why = "compression: the driver's compressed framing is not reproduced"
-	default:
-		p.wire = true
-	}
+	// Not over TLS (the reset would be written under the driver's TLS
+	// layer, which connkit cannot reach) nor compression (the driver's
+	// compressed framing is not reproduced).
+	tls := cfg.TLS != nil || (cfg.TLSConfig != "" && cfg.TLSConfig != "false")
+	p.wire = !tls && params.Get("compress") != "true"
 	// COM_RESET_CONNECTION keeps the current database (MariaDB 10.11,
 	// tested): COM_INIT_DB is sent only after a USE.
 	set := setSQL(cfg, params)

@@ -127,11 +127,13 @@ func (r *Redis) Dirty(conn *redis.Conn) bool {
 // ContextTimeoutEnabled.
 func (r *Redis) Reset(ctx context.Context, conn *redis.Conn) error {
 	t := r.tracker(conn)
-	switch {
-	case t == nil:
+	if t == nil {
 		return fmt.Errorf("%w: the connection was not dialed by this reset.Redis", ErrDiscard)
-	case t.discardErr() != nil:
-		return t.discardErr()
+	}
+	if err := t.discardErr(); err != nil {
+		return err
+	}
+	switch {
 	case !t.canReset || r.noReset.Load():
 		return fmt.Errorf("%w: the server has no RESET (Redis < 6.2)", ErrDiscard)
 	case r.opt.StreamingCredentialsProvider != nil:
