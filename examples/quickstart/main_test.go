@@ -148,11 +148,5 @@ func TestBinary(t *testing.T) {
 // runDemo runs the demo with args and returns its output.
 func runDemo(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	if err := run(ctx, &out, args); err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
-	}
-	return out.String()
+	return exampletest.Run(t, run, 30*time.Second, args...)
 }

@@ -31,13 +31,7 @@ var demoWants = []string{
 
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	if err := run(ctx, &out, nil); err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
-	}
-	exampletest.Match(t, out.String(), demoWants)
+	exampletest.Match(t, exampletest.Run(t, run, 10*time.Second), demoWants)
 }
 
 // TestExternal runs the -url mode against an echo server of the test's own
@@ -86,13 +80,7 @@ func TestBinary(t *testing.T) {
 
 	t.Run("Demo", func(t *testing.T) {
 		t.Parallel()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, bin).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", bin, err, out)
-		}
-		exampletest.Match(t, string(out), demoWants)
+		exampletest.Match(t, exampletest.RunBinary(t, bin, 10*time.Second), demoWants)
 	})
 
 	t.Run("SIGINT", func(t *testing.T) {

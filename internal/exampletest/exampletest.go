@@ -4,7 +4,9 @@
 package exampletest
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -30,6 +32,35 @@ func Build(t *testing.T, name string) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// RunFunc is an example's run: its flags in args, its narration to out.
+type RunFunc func(ctx context.Context, out io.Writer, args []string) error
+
+// Run calls run with args, bounded by timeout, and returns its output; an
+// error fails the test, showing the output.
+func Run(t *testing.T, run RunFunc, timeout time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, &out, args); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
+// RunBinary runs bin with args, bounded by timeout, and returns its
+// combined output; a failure fails the test, showing the output.
+func RunBinary(t *testing.T, bin string, timeout time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", bin, err, out)
+	}
+	return string(out)
 }
 
 // Start starts cmd with its output collected, for a command that keeps
