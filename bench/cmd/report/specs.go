@@ -59,7 +59,7 @@ var specs = []*spec{
 			"stale `Release` cannot give back a later borrow. " +
 			"Changes to the pool's hot path are measured A/B in one session: `go test -c -o old.test .` " +
 			"at the old commit and `-o new.test` at the new, ten alternating runs of each with " +
-			"`-test.run '^$' -test.bench 'AcquireRelease/.*/Ctx=background/Impl=connkit$' " +
+			"`-test.run '^$' -test.bench 'AcquireRelease/Size=.*/Goroutines=.*/Ctx=background/Impl=connkit$' " +
 			"-test.benchtime 300ms`, then `benchstat old=old.txt new=new.txt`. On 2026-11-30: the " +
 			"handle slab held by the idle connection instead of read through a weak pointer took " +
 			"an uncontended borrow from 423 to 356 ns (p=0.002), and the borrow-ID counter on a " +
