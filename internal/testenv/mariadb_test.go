@@ -121,10 +121,18 @@ func TestMariaDBParallelInstances(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	addrs := map[string]bool{}
+	skipped := false // a subtest skipped: mariadbd is not installed
 	t.Run("Group", func(t *testing.T) {
 		for _, name := range []string{"A", "B"} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
+				t.Cleanup(func() {
+					if t.Skipped() {
+						mu.Lock()
+						skipped = true
+						mu.Unlock()
+					}
+				})
 				ctx := testContext(t)
 				m := StartMariaDB(t, nil)
 				db := openDB(t, m.DSN())
@@ -142,6 +150,9 @@ func TestMariaDBParallelInstances(t *testing.T) {
 			})
 		}
 	})
+	if skipped {
+		t.Skip("an instance was skipped, so there is nothing to compare")
+	}
 	if len(addrs) != 2 {
 		t.Errorf("instances listened on %v, want two addresses", addrs)
 	}
