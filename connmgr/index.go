@@ -22,17 +22,37 @@ type nameIndex[A any] struct {
 
 // nameShard holds the names that hash to it.
 type nameShard[A any] struct {
-	// mu protects rows. It is taken after a row shard's mu, or alone, and
-	// never together with another name shard's mu.
+	// mu protects sets and everything in them. It is taken after a row
+	// shard's mu, or alone, and never together with another name shard's mu.
 	mu   sync.RWMutex
-	rows map[string]map[ID]*Entry[A]
+	sets map[string]*nameSet[A]
 	_    [64]byte // keeps neighbouring shards' locks off one cache line
 }
+
+// nameSet holds the rows of one name twice: by ID, to file and remove one
+// in O(1), and as a list in ID order, so that ByName is a copy rather than a
+// walk of a map and a sort. The list is kept in step with the map while
+// that is cheap: a new ID larger than every other (IDs are handed out in
+// increasing order, so nearly every new row), a row replaced in place, or a
+// row added or removed in the middle of a short list. Any other change drops
+// the list, and the next ByName rebuilds it.
+type nameSet[A any] struct {
+	rows   map[ID]*Entry[A]
+	sorted []*Entry[A] // rows in ID order, when ordered
+	// ordered says whether sorted holds exactly the rows of the map.
+	ordered bool
+}
+
+// maxShift is the longest list whose middle put and remove shift elements
+// to keep it in step (a few hundred nanoseconds at most); past it they drop
+// the list instead, so a name with many rows never costs a Pop more than a
+// map delete.
+const maxShift = 256
 
 func (x *nameIndex[A]) init() {
 	x.seed = maphash.MakeSeed()
 	for i := range x.shards {
-		x.shards[i].rows = make(map[string]map[ID]*Entry[A])
+		x.shards[i].sets = make(map[string]*nameSet[A])
 	}
 }
 
@@ -45,16 +65,31 @@ func (x *nameIndex[A]) shard(name string) *nameShard[A] {
 func (x *nameIndex[A]) put(old, e *Entry[A]) {
 	if old != nil && old.Name != e.Name {
 		x.remove(old)
+		old = nil
 	}
 	s := x.shard(e.Name)
 	s.mu.Lock()
-	set := s.rows[e.Name]
+	defer s.mu.Unlock()
+	set := s.sets[e.Name]
 	if set == nil {
-		set = make(map[ID]*Entry[A])
-		s.rows[e.Name] = set
+		set = &nameSet[A]{rows: make(map[ID]*Entry[A]), ordered: true}
+		s.sets[e.Name] = set
 	}
-	set[e.ID] = e
-	s.mu.Unlock()
+	set.rows[e.ID] = e
+	if !set.ordered {
+		return
+	}
+	i, found := set.search(e.ID)
+	switch {
+	case found:
+		set.sorted[i] = e
+	case i == len(set.sorted):
+		set.sorted = append(set.sorted, e)
+	case len(set.sorted) < maxShift:
+		set.sorted = slices.Insert(set.sorted, i, e)
+	default:
+		set.drop()
+	}
 }
 
 // remove takes e out of the index, dropping its name when no row is left
@@ -62,40 +97,97 @@ func (x *nameIndex[A]) put(old, e *Entry[A]) {
 func (x *nameIndex[A]) remove(e *Entry[A]) {
 	s := x.shard(e.Name)
 	s.mu.Lock()
-	set := s.rows[e.Name]
-	delete(set, e.ID)
-	if len(set) == 0 {
-		delete(s.rows, e.Name)
+	defer s.mu.Unlock()
+	set := s.sets[e.Name]
+	if set == nil {
+		return
 	}
-	s.mu.Unlock()
+	delete(set.rows, e.ID)
+	if len(set.rows) == 0 {
+		delete(s.sets, e.Name)
+		return
+	}
+	if !set.ordered {
+		return
+	}
+	switch i, found := set.search(e.ID); {
+	case !found: // cannot happen while the list is ordered; keep it honest
+		set.drop()
+	case i == len(set.sorted)-1:
+		set.sorted[i] = nil
+		set.sorted = set.sorted[:i]
+	case len(set.sorted) <= maxShift:
+		set.sorted = slices.Delete(set.sorted, i, i+1)
+	default:
+		set.drop()
+	}
 }
 
-// byName returns copies of the rows filed under name, sorted by ID.
+// search returns where id is, or would be, in the ordered list.
+func (set *nameSet[A]) search(id ID) (int, bool) {
+	return slices.BinarySearchFunc(set.sorted, id, func(e *Entry[A], id ID) int {
+		return cmp.Compare(e.ID, id)
+	})
+}
+
+// drop lets go of the ordered list until the next ByName rebuilds it.
+func (set *nameSet[A]) drop() {
+	set.sorted = nil
+	set.ordered = false
+}
+
+// order rebuilds the ordered list. The caller holds the shard's write lock.
+func (set *nameSet[A]) order() {
+	set.sorted = make([]*Entry[A], 0, len(set.rows))
+	for _, e := range set.rows {
+		set.sorted = append(set.sorted, e)
+	}
+	slices.SortFunc(set.sorted, func(a, b *Entry[A]) int { return cmp.Compare(a.ID, b.ID) })
+	set.ordered = true
+}
+
+// byName returns copies of the rows filed under name, in ID order.
 func (x *nameIndex[A]) byName(name string) []Entry[A] {
 	s := x.shard(name)
 	s.mu.RLock()
-	set := s.rows[name]
-	var buf [16]idEntry[A] // sorting IDs, not entries, saves a cache miss per row
-	found := buf[:0]
-	for id, e := range set {
-		found = append(found, idEntry[A]{id, e})
+	set := s.sets[name]
+	if set != nil && !set.ordered {
+		// Rebuild under the write lock; another ByName may have done it
+		// in between, or the rows changed.
+		s.mu.RUnlock()
+		s.mu.Lock()
+		if set = s.sets[name]; set != nil && !set.ordered {
+			set.order()
+		}
+		s.mu.Unlock()
+		s.mu.RLock()
+		set = s.sets[name]
+		// A put or remove between Unlock and RLock can drop the list
+		// again; then this ByName walks the map itself.
 	}
+	out := set.copyOut()
 	s.mu.RUnlock()
-	if len(found) == 0 {
-		return nil
-	}
-	slices.SortFunc(found, func(a, b idEntry[A]) int { return cmp.Compare(a.id, b.id) })
-	out := make([]Entry[A], len(found))
-	for i, f := range found {
-		out[i] = *f.e // entries are immutable: no lock needed
-	}
 	return out
 }
 
-// idEntry is an entry with its ID at hand.
-type idEntry[A any] struct {
-	id ID
-	e  *Entry[A]
+// copyOut returns copies of the set's rows in ID order. The caller holds
+// the shard's lock, at least for reading.
+func (set *nameSet[A]) copyOut() []Entry[A] {
+	if set == nil || len(set.rows) == 0 {
+		return nil
+	}
+	out := make([]Entry[A], 0, len(set.rows))
+	if set.ordered {
+		for _, e := range set.sorted {
+			out = append(out, *e) // entries are immutable once stored
+		}
+		return out
+	}
+	for _, e := range set.rows {
+		out = append(out, *e)
+	}
+	slices.SortFunc(out, func(a, b Entry[A]) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // counts returns the number of rows under each name.
@@ -104,8 +196,8 @@ func (x *nameIndex[A]) counts() map[string]int {
 	for i := range x.shards {
 		s := &x.shards[i]
 		s.mu.RLock()
-		for name, set := range s.rows {
-			out[name] = len(set)
+		for name, set := range s.sets {
+			out[name] = len(set.rows)
 		}
 		s.mu.RUnlock()
 	}
