@@ -2,9 +2,11 @@ package connmgr
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // Listener returns a listener that gives every connection l accepts a new
@@ -22,6 +24,11 @@ import (
 // Closing the connection from NetConn directly skips the Pop; so does a
 // hijacking handler that never closes the connection (it also leaks the
 // file descriptor).
+//
+// For TLS, put the table's listener inside: tls.NewListener(t.Listener(l,
+// name, attrs), config). The http.Server then sees *tls.Conn, so requests
+// carry their TLS state and HTTP/2 is negotiated, and ConnContext finds the
+// ID through tls.Conn.NetConn.
 func (t *Table[A]) Listener(l net.Listener, name string, attrs func(net.Conn) A) net.Listener {
 	return &listener[A]{
 		Listener: l,
@@ -94,6 +101,35 @@ func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
 		return rf.ReadFrom(r)
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite shuts down the writing side of the wrapped connection, as
+// http.Server does before closing one (so that the client reads the whole
+// response before a reset), or returns errors.ErrUnsupported when the
+// wrapped connection has no CloseWrite.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// CloseRead shuts down the reading side of the wrapped connection, or
+// returns errors.ErrUnsupported when it has no CloseRead.
+func (c *trackedConn) CloseRead() error {
+	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		return cr.CloseRead()
+	}
+	return errors.ErrUnsupported
+}
+
+// SyscallConn returns the wrapped connection's raw connection, for socket
+// options, or errors.ErrUnsupported when it has none.
+func (c *trackedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // ConnID returns the ID of a connection accepted by a Table's Listener,

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,5 +239,71 @@ func TestConnID(t *testing.T) {
 				t.Fatalf("IDFromContext(ConnContext) = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+// A tracked TCP connection keeps what http.Server and socket options look
+// for on the connection: CloseWrite half-closes it (the client reads EOF
+// and can still write), and SyscallConn reaches the socket. On a
+// connection without them, each returns errors.ErrUnsupported.
+func TestTrackedConnPassesThrough(t *testing.T) {
+	t.Parallel()
+	tb := newTable(t, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := tb.Listener(ln, "tcp", nil)
+	defer tl.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := tl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("the tracked connection has no CloseWrite")
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	client.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("client Read after CloseWrite = %d, %v; want 0, EOF", n, err)
+	}
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatalf("client Write after the server's CloseWrite: %v", err)
+	}
+	server.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(server, make([]byte, 1)); err != nil {
+		t.Fatalf("server Read after its CloseWrite: %v", err)
+	}
+	raw, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatalf("SyscallConn: %v", err)
+	}
+	var fd uintptr
+	if err := raw.Control(func(f uintptr) { fd = f }); err != nil || fd == 0 {
+		t.Fatalf("Control: fd %d, %v", fd, err)
+	}
+
+	a, b := net.Pipe()
+	defer b.Close()
+	piped := &trackedConn{Conn: a, id: NextID(), pop: func(ID) {}}
+	defer piped.Close()
+	if err := piped.CloseWrite(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("CloseWrite on a pipe = %v, want ErrUnsupported", err)
+	}
+	if err := piped.CloseRead(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("CloseRead on a pipe = %v, want ErrUnsupported", err)
+	}
+	if _, err := piped.SyscallConn(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SyscallConn on a pipe = %v, want ErrUnsupported", err)
 	}
 }

@@ -170,8 +170,9 @@ func (t *Table[A]) SetName(id ID, name string) error {
 // Update calls fn with a copy of the attributes of the row for id and
 // stores the result, capped strings truncated, as one atomic change of that
 // row. It returns ErrNotFound, and creates nothing, when there is no row
-// for id. fn runs with the row's shard locked: it must be quick and must
-// not call the table. If fn panics, the row is unchanged. Update panics if
+// for id. fn runs with the row's shard locked: it must be quick, must not
+// call the table, and must not keep the pointer it is given, which is the
+// new row's own. If fn panics, the row is unchanged. Update panics if
 // fn is nil. It allocates the changed row, as Push does.
 func (t *Table[A]) Update(id ID, fn func(*A)) error {
 	if fn == nil {

@@ -353,3 +353,77 @@ func countRange(tb *Table[attrs]) int {
 	tb.Range(func(Entry[attrs]) bool { n++; return true })
 	return n
 }
+
+// TestSameIDs has goroutines race on the same few IDs, at capacity, with
+// every call: the index and the rows must agree at the end, Len must never
+// exceed the capacity, and Stats must add up. Run with -race.
+func TestSameIDs(t *testing.T) {
+	t.Parallel()
+	const capacity = 5
+	tb := newTable(t, Options{Capacity: capacity})
+	ids := make([]ID, 8)
+	for i := range ids {
+		ids[i] = NextID()
+	}
+	names := []string{"a", "b", "c"}
+	var over atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 5000 {
+				id, name := ids[r.IntN(len(ids))], names[r.IntN(len(names))]
+				switch r.IntN(5) {
+				case 0:
+					if err := tb.Push(id, name, attrs{}); err != nil && !errors.Is(err, ErrFull) {
+						t.Error(err)
+					}
+				case 1:
+					_ = tb.SetName(id, name)
+				case 2:
+					tb.Pop(id)
+				case 3:
+					_ = tb.Update(id, func(a *attrs) { a.Room++ })
+				case 4:
+					for _, e := range tb.ByName(name) {
+						if e.Name != name {
+							t.Errorf("ByName(%q) returned a row named %q", name, e.Name)
+						}
+					}
+				}
+				if n := tb.Len(); n > capacity {
+					over.Store(int64(n))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := over.Load(); n != 0 {
+		t.Errorf("Len reached %d, capacity %d", n, capacity)
+	}
+	rows := map[ID]string{}
+	tb.Range(func(e Entry[attrs]) bool { rows[e.ID] = e.Name; return true })
+	indexed := 0
+	for _, name := range names {
+		for _, e := range tb.ByName(name) {
+			indexed++
+			if rows[e.ID] != name {
+				t.Errorf("the index has %d under %q, its row says %q", e.ID, name, rows[e.ID])
+			}
+		}
+	}
+	if indexed != len(rows) || len(rows) != tb.Len() {
+		t.Errorf("index holds %d rows, Range %d, Len %d", indexed, len(rows), tb.Len())
+	}
+	st := tb.Stats()
+	if st.Pushes-st.Replaced-st.Pops != int64(st.Rows) {
+		t.Errorf("Stats do not add up: pushes %d - replaced %d - pops %d != rows %d", st.Pushes, st.Replaced, st.Pops, st.Rows)
+	}
+	sum := 0
+	for _, n := range st.Names {
+		sum += n
+	}
+	if sum != st.Rows {
+		t.Errorf("Stats.Names sums to %d, Rows is %d", sum, st.Rows)
+	}
+}
