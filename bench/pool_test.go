@@ -6,14 +6,16 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
-
 	"testing"
 	"time"
 
 	"github.com/connkit/connkit/pool"
+	fatih "github.com/fatih/pool"
 	"github.com/jackc/puddle/v2"
 	commons "github.com/jolestar/go-commons-pool/v2"
+	silenceper "github.com/silenceper/pool"
 )
 
 // conn is the pooled value: trivial and in memory, so that the benchmarks
@@ -39,6 +41,8 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		{"puddle", benchPuddle},
 		{"database-sql", benchDatabaseSQL},
 		{"go-commons-pool", benchCommonsPool},
+		{"fatih-pool", benchFatih},
+		{"silenceper-pool", benchSilenceper},
 		{"channel", benchChannel},
 	}
 	// A request handler's context can be cancelled; a background job's
@@ -183,6 +187,60 @@ func benchCommonsPool(b *testing.B, ctx context.Context, size, goroutines int) {
 			return
 		}
 		if err := p.ReturnObject(ctx, o); err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+// memConn is the net.Conn that fatih/pool requires, as trivial as conn:
+// only Close, which the pool calls when it discards one, is implemented.
+type memConn struct{ net.Conn }
+
+func (memConn) Close() error { return nil }
+
+// benchFatih borrows from fatih/pool: Get takes an idle connection or, when
+// none is idle, dials a new one (it has no bound on open connections, so
+// contended it dials and discards instead of waiting); Close on the
+// returned wrapper gives it back. It takes no context.
+func benchFatih(b *testing.B, _ context.Context, size, goroutines int) {
+	p, err := fatih.NewChannelPool(size, size, func() (net.Conn, error) { return memConn{}, nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	runParallel(b, goroutines, func() {
+		c, err := p.Get()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		if err := c.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+// benchSilenceper borrows from silenceper/pool: bounded by MaxCap, a Get
+// with every connection out waits for a Put. It takes no context.
+func benchSilenceper(b *testing.B, _ context.Context, size, goroutines int) {
+	p, err := silenceper.NewChannelPool(&silenceper.Config{
+		InitialCap: size,
+		MaxCap:     size,
+		MaxIdle:    size,
+		Factory:    func() (any, error) { return &conn{}, nil },
+		Close:      func(any) error { return nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Release()
+	runParallel(b, goroutines, func() {
+		c, err := p.Get()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		if err := p.Put(c); err != nil {
 			b.Error(err)
 		}
 	})

@@ -38,9 +38,13 @@ var specs = []*spec{
 			"pings, a lifetime with jitter, and a reset with a `Dirty` check, none of which " +
 			"fires on a busy clean connection. `puddle` is jackc/puddle/v2, which connkit's " +
 			"pool is built on; `database-sql` is `database/sql`'s pool (`db.Conn` and `Close`) " +
-			"over a no-op driver; `go-commons-pool` is jolestar/go-commons-pool; `channel` is a " +
-			"buffered channel of connections, the design of the simplest pools (fatih/pool, " +
-			"silenceper/pool) with none of their bookkeeping: the floor. `Size=8/Goroutines=2` " +
+			"over a no-op driver; `go-commons-pool` is jolestar/go-commons-pool; `fatih-pool` is " +
+			"fatih/pool v3 (`net.Conn` only; with no connection idle it dials a new one, having " +
+			"no bound on open connections, so contended it dials and discards instead of " +
+			"waiting); `silenceper-pool` is silenceper/pool v1 (bounded; a borrower waits " +
+			"for a `Put`); neither takes a context, so their two `Ctx` rows run the same code. " +
+			"`channel` is a buffered channel of connections, the design of those two with " +
+			"none of their bookkeeping: the floor. `Size=8/Goroutines=2` " +
 			"is uncontended, `Size=2/Goroutines=16` contended. `Ctx=cancelable` borrows with a " +
 			"cancellable context, as a request handler does; `Ctx=background` with " +
 			"`context.Background()`, as a background job does. " +
@@ -116,6 +120,10 @@ var specs = []*spec{
 				cell{"Size=64", "wsclient-onmessage", "ns/op"}, cell{"Size=64", "coder", "ns/op"}, 1.10, "ws echo 64 B, OnMessage"),
 			cellRatioAtMost("4 KiB messages, OnMessage: wsclient-onmessage/coder",
 				cell{"Size=4096", "wsclient-onmessage", "ns/op"}, cell{"Size=4096", "coder", "ns/op"}, 1.10, "ws echo 4 KiB, OnMessage"),
+			cellRatioAtMost("64-byte messages: allocations, wsclient/coder (none beyond raw coder's)",
+				cell{"Size=64", "wsclient", "allocs/op"}, cell{"Size=64", "coder", "allocs/op"}, 1, ""),
+			cellRatioAtMost("4 KiB messages: allocations, wsclient/coder (none beyond raw coder's)",
+				cell{"Size=4096", "wsclient", "allocs/op"}, cell{"Size=4096", "coder", "allocs/op"}, 1, ""),
 		},
 	},
 	{
@@ -153,6 +161,8 @@ var specs = []*spec{
 			"(1.07 of them, measured).",
 		Column: "Impl", Base: "connkit",
 		Targets: []target{
+			cellRatioAtMost("clean return adds no round trip: clean, connkit/driver (one more would double it)",
+				cell{"Mode=clean", "connkit", "ns/op"}, cell{"Mode=clean", "driver", "ns/op"}, 1.5, ""),
 			sumAtMost("dirty-reset against clean + one round trip",
 				cell{"Mode=dirty-reset", "connkit", "ns/op"},
 				[]cell{{"Mode=clean", "connkit", "ns/op"}, {"Mode=clean", "driver", "ns/op"}},
@@ -204,6 +214,8 @@ var specs = []*spec{
 		Targets: []target{
 			ratioAtMost("connkit/go-redis", "Redis/Op=GET", "go-redis", 1/0.95,
 				"throughput ≥ 0.95x go-redis (time ≤ 1.05x)", "Redis GET vs go-redis pool"),
+			cellRatioAtMost("clean return adds no round trip: connkit/go-redis-conn (one more would double it)",
+				cell{"Redis/Op=GET", "connkit", "ns/op"}, cell{"Redis/Op=GET", "go-redis-conn", "ns/op"}, 1.5, ""),
 		},
 	},
 	{
