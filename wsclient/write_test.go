@@ -237,3 +237,53 @@ func TestQueueBytesBoundsDirectWrites(t *testing.T) {
 		t.Errorf("Send of 10 bytes = %v", err)
 	}
 }
+
+// TestCancelledSendKeepsTheConnection cancels a Send's ctx while its frame
+// is being written (the server is not reading, so the write waits on full
+// socket buffers). In coder/websocket a cancelled write context closes the
+// connection; in wsclient the caller's ctx never reaches the socket: the
+// Send waits for its frame and returns nil once it is written, and the
+// connection goes on carrying the next message.
+func TestCancelledSendKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	const size = 32 << 20 // well past loopback's socket buffers
+	reading := make(chan struct{})
+	var once sync.Once
+	startReading := func() { once.Do(func() { close(reading) }) }
+	t.Cleanup(startReading)
+	var sp atomic.Pointer[server]
+	s := newServer(t, func(n int, c *websocket.Conn) {
+		c.SetReadLimit(2 * size)
+		<-reading
+		sp.Load().record(n, c)
+	})
+	sp.Store(s)
+	c := newClient(t, Options{URL: s.url(), PingInterval: -1, WriteTimeout: 30 * time.Second, QueueBytes: 2 * size})
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() { done <- c.Send(ctx, MessageBinary, make([]byte, size)) }()
+	time.Sleep(100 * time.Millisecond) // the write fills the buffers and waits
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Send returned %v while its frame was still being written", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	startReading()
+	if err := <-done; err != nil {
+		t.Fatalf("Send whose ctx was cancelled mid-write = %v, want nil: the frame was written", err)
+	}
+	if err := c.Send(testCtx(t), MessageText, []byte("after")); err != nil {
+		t.Fatalf("the next Send = %v", err)
+	}
+	waitFor(t, "both messages on the first connection", func() bool { return len(s.received(1)) == 2 })
+	if got := s.received(1); len(got[0]) != size || got[1] != "after" {
+		t.Errorf("the server got %d bytes then %q, want %d then \"after\"", len(got[0]), got[1], size)
+	}
+	if st := c.Stats(); st.Connects != 1 || st.WriteErrors != 0 {
+		t.Errorf("Stats: %d connects, %d write errors; want 1 and 0 (the connection survived)", st.Connects, st.WriteErrors)
+	}
+}
