@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/coder/websocket"
 	"github.com/connkit/connkit/lifecycle"
 )
@@ -39,8 +40,9 @@ var errUserClose = errors.New("wsclient: Close called")
 // peer, and writes one message at a time, in order. Create one
 // with New; its methods are safe for concurrent use.
 type Client struct {
-	opts    Options      // read-only after New
-	http    *http.Client // makes handshakes (see handshakeClient)
+	opts    Options         // read-only after New
+	bo      backoff.BackOff // spaces reconnects; the supervisor's alone
+	http    *http.Client    // makes handshakes (see handshakeClient)
 	q       *queue
 	inbound chan Message
 	events  *events
@@ -76,8 +78,13 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	bo := opts.NewBackOff()
+	if bo == nil {
+		return nil, errors.New("wsclient: Options.NewBackOff returned nil")
+	}
 	c := &Client{
 		opts:    opts,
+		bo:      bo,
 		http:    handshakeClient(opts.HTTPClient),
 		q:       newQueue(opts.QueueLimit, opts.QueueBytes),
 		inbound: make(chan Message, opts.RecvBuffer),

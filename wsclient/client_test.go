@@ -30,12 +30,23 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{Options{URL: "ftp://x"}, `scheme "ftp"`},
 		{Options{URL: "ws://x", QueueLimit: -1}, "Options.QueueLimit is negative"},
 		{Options{URL: "ws://x", ConnectTimeout: -1}, "Options.ConnectTimeout is negative"},
+		{Options{URL: "ws://x", NewBackOff: func() backoff.BackOff { return nil }}, "Options.NewBackOff returned nil"},
 	}
 	for _, tt := range tests {
 		if _, err := New(tt.give); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%+v) = %v, want %q", tt.give, err, tt.want)
 		}
 	}
+}
+
+func TestNewRegistryRejectsNil(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "nil options func") {
+			t.Errorf("NewRegistry(nil) panicked with %v, want one naming the nil options func", r)
+		}
+	}()
+	NewRegistry(nil)
 }
 
 func TestConnectIsSingleFlight(t *testing.T) {
@@ -455,6 +466,29 @@ func TestMisbehavingServers(t *testing.T) {
 		if msg := c.Stats().LastError; !strings.Contains(msg, "message too big") {
 			t.Errorf("LastError = %q, want it to say the message was too big", msg)
 		}
+	})
+	t.Run("default ReadLimit", func(t *testing.T) {
+		// With ReadLimit unset, a message of exactly DefaultReadLimit
+		// bytes is received and one byte more ends the connection.
+		limit := newServer(t, func(n int, c *websocket.Conn) {
+			if n > 1 {
+				return
+			}
+			c.Write(context.Background(), websocket.MessageBinary, make([]byte, DefaultReadLimit))
+			c.Write(context.Background(), websocket.MessageBinary, make([]byte, DefaultReadLimit+1))
+			c.Read(context.Background())
+		})
+		c := newClient(t, Options{URL: limit.url(), MaxAttempts: 1})
+		if err := c.Connect(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Recv(testCtx(t))
+		if err != nil || len(m.Data) != DefaultReadLimit {
+			t.Fatalf("Recv = %d bytes, %v; want the %d-byte message", len(m.Data), err, DefaultReadLimit)
+		}
+		waitFor(t, "the message one byte too big to end the connection", func() bool {
+			return strings.Contains(c.Stats().LastError, "message too big")
+		})
 	})
 }
 

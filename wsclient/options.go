@@ -251,7 +251,8 @@ type CloseInfo struct {
 	Reason string
 	// HTTPStatus is the status of a refused handshake (401, 503...), or 0.
 	HTTPStatus int
-	// RetryAfter is the server's Retry-After on a refused handshake, or 0.
+	// RetryAfter is the server's Retry-After on a refused handshake, capped
+	// at a day, or 0 when it sent none (or one that does not parse).
 	RetryAfter time.Duration
 	// By says who ended the connection.
 	By Closer

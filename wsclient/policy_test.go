@@ -79,6 +79,12 @@ func TestRetryAfterParsing(t *testing.T) {
 		{"negative", "-5", 0},
 		{"garbage", "soon", 0},
 		{"past date", "Mon, 02 Jan 2006 15:04:05 GMT", 0},
+		{"just under a day", "86399", 86399 * time.Second},
+		{"a day", "86400", maxRetryAfter},
+		{"a year", "31536000", maxRetryAfter},
+		{"past time.Duration", "99999999999999", maxRetryAfter},
+		{"past int64", "99999999999999999999", 0},
+		{"far date", "Fri, 31 Dec 9999 23:59:59 GMT", maxRetryAfter},
 	} {
 		if got := retryAfter(tt.give); got != tt.want {
 			t.Errorf("%s: retryAfter(%q) = %v, want %v", tt.name, tt.give, got, tt.want)

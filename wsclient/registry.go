@@ -32,6 +32,9 @@ type Registry struct {
 // NewRegistry returns an empty registry; newOptions gives the options of the
 // client for an endpoint, and runs once per endpoint.
 func NewRegistry(newOptions func(url string) Options) *Registry {
+	if newOptions == nil {
+		panic("wsclient: NewRegistry called with a nil options func")
+	}
 	return &Registry{newOptions: newOptions, clients: make(map[string]*Client)}
 }
 

@@ -36,7 +36,7 @@ func (e *HandshakeError) Unwrap() error { return e.Err }
 // policy gives up. It is the only goroutine that dials.
 func (c *Client) supervise() {
 	defer c.wg.Done()
-	bo := c.opts.NewBackOff()
+	bo := c.bo
 	bo.Reset()
 	failures := 0
 	for c.base.Err() == nil {
@@ -136,16 +136,28 @@ func (c *Client) dial() (*websocket.Conn, net.Conn, CloseInfo) {
 	return ws, slot.get(), CloseInfo{}
 }
 
-// retryAfter parses a Retry-After header in seconds (or an HTTP date).
+// maxRetryAfter caps the wait a server's Retry-After can impose: a day.
+// A larger value is more likely a mistake than a plan, and a client that
+// waits longer looks dead to its operators.
+const maxRetryAfter = 24 * time.Hour
+
+// retryAfter parses a Retry-After header in seconds (or an HTTP date),
+// capped at maxRetryAfter; 0 when it is absent, malformed or in the past.
 func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		if s >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(0, time.Until(t))
+		return min(max(0, time.Until(t)), maxRetryAfter)
 	}
 	return 0
 }
