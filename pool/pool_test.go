@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -31,6 +33,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative acquire timeout", func(c *Config[*fconn]) { c.AcquireTimeout = -1 }, "Config.AcquireTimeout is negative"},
 		{"negative jitter", func(c *Config[*fconn]) { c.LifetimeJitter = -1 }, "Config.LifetimeJitter is negative"},
 		{"negative ping timeout", func(c *Config[*fconn]) { c.PingTimeout = -1 }, "Config.PingTimeout is negative"},
+		{"nil backoff", func(c *Config[*fconn]) { c.NewBackOff = func() backoff.BackOff { return nil } }, "Config.NewBackOff returned nil"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
