@@ -26,7 +26,8 @@ type owned struct {
 // between 0 and 5ms on a pool of 4 whose dials take 1 to 3ms, from 64
 // goroutines: no connection is ever held by two borrowers, no more than 4
 // are ever open, every acquire is accounted for (released, destroyed or
-// still out: none at the end), and Close leaves no descriptor behind.
+// still out: none at the end), the pool's own Stats agree with the
+// borrowers' counts and the dialer's, and Close leaves no descriptor behind.
 func TestChaosCancellationStorm(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -120,6 +121,27 @@ func TestChaosCancellationStorm(t *testing.T) {
 	}
 	if st.Acquires+failed.Load() != acquires {
 		t.Errorf("%d handed out + %d failed != %d acquires", st.Acquires, failed.Load(), acquires)
+	}
+	// The pool's own counters agree with the borrowers': every Destroy is
+	// counted as broken, every failed acquire as a timeout, and no
+	// connection was destroyed for any other reason while the pool ran.
+	if st.Destroyed.Broken != destroyed.Load() || st.Destroyed.Total() != st.Destroyed.Broken {
+		t.Errorf("Stats.Destroyed = %+v, but borrowers destroyed %d", st.Destroyed, destroyed.Load())
+	}
+	if st.Timeouts != failed.Load() || st.CanceledAcquires != failed.Load() {
+		t.Errorf("Stats: %d timeouts, %d canceled; but %d acquires failed, each by its deadline", st.Timeouts, st.CanceledAcquires, failed.Load())
+	}
+	// Dials abandoned by their acquirers finish in the background; once
+	// they have, the pool's count of open connections is the dialer's.
+	for deadline := time.Now().Add(5 * time.Second); p.Stats().Constructing != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dials still in flight 5s after the last borrower: %+v", p.Stats())
+		}
+	}
+	st = p.Stats()
+	if opened := st.Dials - st.DialErrors - st.Destroyed.Total(); int64(st.Open) != open.Load() || opened != open.Load() {
+		t.Errorf("Stats: %d open, %d dials - %d failed - %d destroyed = %d; the dialer has %d open",
+			st.Open, st.Dials, st.DialErrors, st.Destroyed.Total(), opened, open.Load())
 	}
 	if m := maxOpen.Load(); m > size {
 		t.Errorf("%d connections open at once, MaxSize is %d", m, size)
