@@ -172,9 +172,10 @@ func (s *restartingServer) received() []int {
 }
 
 // TestChaosServerRestarts restarts the server 100 times while a client
-// sends numbered messages as fast as it can: every Send that returned nil
-// arrived exactly once, everything arrived in order, and no message whose
-// Send failed arrived.
+// sends numbered messages as fast as it can, each restart once the client
+// is back: every Send that returned nil arrived exactly once, everything
+// arrived in order, no message whose Send failed arrived, and the client
+// connected exactly once per restart.
 func TestChaosServerRestarts(t *testing.T) {
 	t.Parallel()
 	const restarts = 100
@@ -211,9 +212,19 @@ func TestChaosServerRestarts(t *testing.T) {
 			}
 		}
 	})
-	for range restarts {
-		time.Sleep(5 * time.Millisecond)
+	for i := range restarts {
+		time.Sleep(5 * time.Millisecond) // sends flow on the connection
+		before := c.Stats().Connects
 		s.restart()
+		// The next restart waits for the reconnect, so that each one drops
+		// a live connection with sends in flight.
+		for deadline := time.Now().Add(10 * time.Second); c.Stats().Connects == before && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if c.Stats().Connects == before {
+			t.Errorf("no reconnect within 10s of restart %d", i+1)
+			break
+		}
 	}
 	close(stop)
 	wg.Wait()
@@ -246,7 +257,7 @@ func TestChaosServerRestarts(t *testing.T) {
 	}
 	st := c.Stats()
 	t.Logf("%d restarts: %d messages sent, %d failed, %d connects", restarts, len(sent), len(failed), st.Connects)
-	if st.Connects < restarts/2 {
-		t.Errorf("%d connects over %d restarts", st.Connects, restarts)
+	if st.Connects != restarts+1 {
+		t.Errorf("%d connects over %d restarts, want one per restart and the first", st.Connects, restarts)
 	}
 }
