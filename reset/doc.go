@@ -22,8 +22,13 @@
 // ANALYZE, CHECKSUM or DDL (CREATE, ALTER, DROP, TRUNCATE, RENAME), and holds
 // no user variable (@name), no TEMPORARY, GET_LOCK, RELEASE_LOCK,
 // RELEASE_ALL_LOCKS, LAST_INSERT_ID(expr) or sequence function, and no
-// second statement. Comments and quoted text are skipped as MySQL skips
-// them; executable comments (/*! ... */) are read as code. Everything else
+// second statement (a name in backquotes counts as the bare word). Comments
+// and quoted text are skipped as MySQL skips them; executable comments
+// (/*! ... */) are read as code. A statement holding a backslash is read
+// with and without backslash escapes, and with double quotes as strings and
+// as ANSI_QUOTES identifiers, since the server's sql_mode may differ from
+// the DSN's: it is clean only if every reading finds it clean. A DROP
+// DATABASE is treated as a USE (it may drop the current one). Everything else
 // (SET, BEGIN, LOCK, CALL, DO, PREPARE, HANDLER, an unknown word) makes the
 // session dirty. Transactions begun and ended through database/sql (BeginTx,
 // Commit, Rollback) leave it clean. Per-statement results (LAST_INSERT_ID,
@@ -53,8 +58,7 @@
 // can unselect a database).
 //
 // What the classifier cannot see, because it does no I/O: a stored function
-// or trigger that sets a variable (SELECT f() counts as harmless), and a
-// DROP DATABASE of the current database. A config changed by a
+// or trigger that sets a variable (SELECT f() counts as harmless). A config changed by a
 // mysql.BeforeConnect function is not known to the reset, which restores
 // the config as given; when the charset parameter lists several charsets,
 // the reset restores the first.

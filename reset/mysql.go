@@ -162,16 +162,16 @@ func (cn *mysqlConn) PrepareContext(ctx context.Context, query string) (driver.S
 	if err != nil {
 		return nil, err
 	}
-	return &mysqlStmt{cn: cn, inner: st, query: query, effect: cn.plan.classify(query), gen: cn.gen}, nil
+	return &mysqlStmt{cn: cn, inner: st, query: query, effect: classify(query), gen: cn.gen}, nil
 }
 
 func (cn *mysqlConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	cn.note(cn.plan.classify(query))
+	cn.note(classify(query))
 	return cn.inner.(driver.ExecerContext).ExecContext(ctx, query, args)
 }
 
 func (cn *mysqlConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	cn.note(cn.plan.classify(query))
+	cn.note(classify(query))
 	return cn.inner.(driver.QueryerContext).QueryContext(ctx, query, args)
 }
 

@@ -14,8 +14,9 @@ const (
 	// temporary table, a lock, a user variable, a transaction opened in
 	// SQL, anything not known to be harmless); a reset restores it.
 	effectDirty
-	// effectUse: a USE changed the default database. Like effectDirty, and
-	// when the config names no database only a new connection undoes it.
+	// effectUse: a USE (or a DROP DATABASE, which may drop the current
+	// one) changed the default database. Like effectDirty, and when the
+	// config names no database only a new connection undoes it.
 	effectUse
 )
 
@@ -65,17 +66,42 @@ var risky = []string{"TEMPORARY", "GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS
 // statement it does not know as harmless is dirty. It reads the query as
 // MySQL does: comments and quoted strings are skipped, keywords are case
 // insensitive, and a second statement after a ';' is dirty.
-func classify(query string) effect { return classifyMode(query, false) }
+//
+// Where a string ends depends on the server's sql_mode, which a session or
+// the server's own config may set without the DSN showing it: with
+// NO_BACKSLASH_ESCAPES a backslash escapes nothing, and with ANSI_QUOTES a
+// double-quoted text is an identifier, in which a backslash escapes
+// nothing either. Only a backslash makes the readings differ, so a query
+// holding one is read each way, and is dirty if any reading finds it so.
+func classify(query string) effect {
+	if strings.IndexByte(query, '\\') < 0 {
+		return classifyMode(query, escapesEverywhere)
+	}
+	return max(classifyMode(query, escapesEverywhere), classifyMode(query, escapesInSingleQuotes), classifyMode(query, escapesNowhere))
+}
 
-// classifyMode is classify for a server whose sql_mode may hold
-// NO_BACKSLASH_ESCAPES, in which a backslash in a string is a character.
-func classifyMode(query string, noBackslash bool) effect {
-	l := lexer{s: query, noBackslash: noBackslash}
+// escapes says in which quoted texts a backslash escapes the next byte.
+type escapes uint8
+
+const (
+	escapesEverywhere     escapes = iota // the default sql_mode
+	escapesInSingleQuotes                // ANSI_QUOTES: "..." is an identifier
+	escapesNowhere                       // NO_BACKSLASH_ESCAPES
+)
+
+// classifyMode is classify for one reading of backslashes.
+func classifyMode(query string, esc escapes) effect {
+	l := lexer{s: query, esc: esc}
 	var buf [maxHarmless]byte
 	first := upperWord(l.word(), &buf)
 	switch {
 	case string(first) == "USE":
 		return effectUse
+	case string(first) == "DROP":
+		// Dropping the current database leaves the session with none.
+		if w := strings.ToUpper(l.peekWord()); w == "DATABASE" || w == "SCHEMA" {
+			return effectUse
+		}
 	case !harmless[string(first)]: // string([]byte) as a map key: no allocation
 		return effectDirty
 	}
@@ -116,9 +142,9 @@ const (
 
 // lexer splits MySQL text into the tokens classify needs.
 type lexer struct {
-	s           string
-	i           int
-	noBackslash bool
+	s   string
+	i   int
+	esc escapes
 }
 
 // peekWord returns the next token if it is a word, without consuming it.
@@ -154,7 +180,13 @@ func (l *lexer) next() (string, tokKind) {
 			l.i++
 		}
 		return l.s[start:l.i], tokWord
-	case c == '\'' || c == '"' || c == '`':
+	case c == '`':
+		// A quoted identifier can name a function as well as a bare word
+		// can: `GET_LOCK`('x', 0) takes a lock.
+		start := l.i + 1
+		l.skipQuoted(c)
+		return l.s[start:max(start, l.i-1)], tokWord
+	case c == '\'' || c == '"':
 		l.skipQuoted(c)
 		return "", tokOther
 	case c == '@':
@@ -190,9 +222,12 @@ func (l *lexer) emptyParens() bool {
 	return true
 }
 
-// skipSpace skips white space and comments: /* */, -- (with a space) and #.
-// A MySQL-specific /*! ... */ comment is code that MySQL runs: its body is
-// read as text.
+// skipSpace skips white space and comments: /* */, # and -- followed by a
+// space or a control character, each to the end of its line (\n; a \r is
+// inside it), as MySQL's and MariaDB's lexers have them: a comment read
+// shorter or longer than the server reads it could hide code in what
+// looks like a string. A MySQL-specific /*! ... */ comment is code that
+// MySQL runs: its body is read as text.
 func (l *lexer) skipSpace() {
 	for l.i < len(l.s) {
 		switch c := l.s[l.i]; {
@@ -207,7 +242,7 @@ func (l *lexer) skipSpace() {
 				return
 			}
 			l.i += 2 + end + 2
-		case c == '#' || strings.HasPrefix(l.s[l.i:], "-- ") || strings.HasPrefix(l.s[l.i:], "--\t") || l.s[l.i:] == "--":
+		case c == '#' || l.lineComment():
 			end := strings.IndexByte(l.s[l.i:], '\n')
 			if end < 0 {
 				l.i = len(l.s)
@@ -222,14 +257,28 @@ func (l *lexer) skipSpace() {
 	}
 }
 
+// lineComment reports whether a -- comment starts at l.i: two dashes
+// followed by the end of the query, a space or a control character.
+func (l *lexer) lineComment() bool {
+	if !strings.HasPrefix(l.s[l.i:], "--") {
+		return false
+	}
+	if l.i+2 == len(l.s) {
+		return true
+	}
+	c := l.s[l.i+2]
+	return c <= ' ' || c == 0x7f
+}
+
 // skipQuoted skips a string or identifier quoted with q, with doubled quotes
-// and backslash escapes (inside strings) inside.
+// and backslash escapes (as the reading has them) inside.
 func (l *lexer) skipQuoted(q byte) {
+	escaped := q == '\'' && l.esc != escapesNowhere || q == '"' && l.esc == escapesEverywhere
 	l.i++
 	for l.i < len(l.s) {
 		c := l.s[l.i]
 		switch {
-		case c == '\\' && q != '`' && !l.noBackslash:
+		case c == '\\' && escaped:
 			l.i += 2
 		case c == q && l.i+1 < len(l.s) && l.s[l.i+1] == q:
 			l.i += 2

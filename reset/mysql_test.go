@@ -250,8 +250,10 @@ func status(t *testing.T, c *sql.Conn, name string) int {
 }
 
 // TestMySQLCleanReturnCostsNothing counts what the server receives: a clean
-// return sends nothing; a dirty one one reset (COM_RESET_CONNECTION, which
-// MariaDB does not count as a question, and one SET).
+// return sends nothing, not a byte (Bytes_received grows by the borrowers'
+// own statements only, so a ping or any other command would show); a dirty
+// one one reset (COM_RESET_CONNECTION, which MariaDB does not count as a
+// question, and one SET).
 func TestMySQLCleanReturnCostsNothing(t *testing.T) {
 	e := startMariaDB(t)
 	db := openDB(t, e.testDSN())
@@ -261,12 +263,14 @@ func TestMySQLCleanReturnCostsNothing(t *testing.T) {
 			if path == "pool" {
 				borrow = poolBorrower(t, db)
 			}
-			counters := func() (questions, sets, dials int) {
+			counters := func() (questions, sets, dials, bytes int) {
 				c, giveBack := borrow(t)
 				defer giveBack()
-				return status(t, c, "Questions"), status(t, c, "Com_set_option"), status(t, c, "Connections")
+				return status(t, c, "Questions"), status(t, c, "Com_set_option"), status(t, c, "Connections"), status(t, c, "Bytes_received")
 			}
-			q0, s0, r0 := counters()
+			_, _, _, b := counters()
+			q0, s0, r0, b0 := counters()
+			countersBytes := b0 - b // what one counters() call sends
 			const n = 100
 			for range n {
 				c, giveBack := borrow(t)
@@ -275,10 +279,15 @@ func TestMySQLCleanReturnCostsNothing(t *testing.T) {
 				}
 				giveBack()
 			}
-			q1, s1, r1 := counters()
-			// Each counters() call sends 3 questions.
-			if q1-q0 != n+3 || s1 != s0 || r1 != r0 {
-				t.Errorf("%d clean returns: %d questions, %d SETs, %d dials; want %d, 0 and 0", n, q1-q0-3, s1-s0, r1-r0, n)
+			q1, s1, r1, b1 := counters()
+			// Each counters() call sends 4 questions; each borrow one
+			// COM_QUERY packet: a 4-byte header, the command byte, the text.
+			const perBorrow = 4 + 1 + len("SELECT 1")
+			if q1-q0 != n+4 || s1 != s0 || r1 != r0 {
+				t.Errorf("%d clean returns: %d questions, %d SETs, %d dials; want %d, 0 and 0", n, q1-q0-4, s1-s0, r1-r0, n)
+			}
+			if got := b1 - b0 - countersBytes; got != n*perBorrow {
+				t.Errorf("%d clean returns: the server received %d bytes besides the counters' queries, want %d (%d per borrow: its SELECT 1 alone)", n, got, n*perBorrow, perBorrow)
 			}
 			const dirty = 10
 			for range dirty {
@@ -288,13 +297,66 @@ func TestMySQLCleanReturnCostsNothing(t *testing.T) {
 				}
 				giveBack()
 			}
-			q2, s2, r2 := counters()
+			q2, s2, r2, _ := counters()
 			// Each dirty round: DO, then the reset (COM_RESET_CONNECTION,
-			// COM_INIT_DB and a SET); counters() sends 3.
+			// COM_INIT_DB and a SET); counters() sends 4.
 			if s2-s1 != dirty || r2 != r1 {
 				t.Errorf("%d dirty returns: %d SETs and %d dials; want %d resets in place (one SET each) and no dial", dirty, s2-s1, r2-r1, dirty)
 			}
-			t.Logf("%d dirty returns: %d questions", dirty, q2-q1-3)
+			t.Logf("%d dirty returns: %d questions", dirty, q2-q1-4)
+		})
+	}
+}
+
+// TestMySQLHiddenLocksAreReset runs statements that take a named lock
+// behind text that a simpler reading takes for a string or a comment: a
+// quoted function name, -- comments started by a control character, and
+// backslashes under ANSI_QUOTES or a server-wide NO_BACKSLASH_ESCAPES that
+// the DSN does not show. The next borrower of the same connection must not
+// hold the lock.
+func TestMySQLHiddenLocksAreReset(t *testing.T) {
+	e := startMariaDB(t)
+	root, err := sql.Open("mysql", e.srv.RootDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for _, tt := range []struct{ name, param, globalMode, query string }{
+		{"quoted function", "", "", "SELECT `GET_LOCK`('connkit', 0)"},
+		{"-- then CR", "", "", "SELECT 1 --\r '\n, GET_LOCK('connkit', 0) -- '"},
+		{"-- then FF", "", "", "SELECT 1 --\f '\n, GET_LOCK('connkit', 0) -- '"},
+		{"ANSI_QUOTES", "sql_mode=%27ANSI_QUOTES%27", "", `SELECT 1 AS "a\", GET_LOCK('connkit', 0) AS "b"`},
+		{"server-wide NO_BACKSLASH_ESCAPES", "", "NO_BACKSLASH_ESCAPES", `SELECT 'a\', GET_LOCK('connkit', 0) -- '`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.globalMode != "" {
+				if _, err := root.ExecContext(t.Context(), "SET GLOBAL sql_mode = '"+tt.globalMode+"'"); err != nil {
+					t.Fatal(err)
+				}
+				defer root.Exec("SET GLOBAL sql_mode = DEFAULT")
+			}
+			var params []string
+			if tt.param != "" {
+				params = append(params, tt.param)
+			}
+			db := openDB(t, e.srv.DSN(params...)) // one connection
+			var before, after int64
+			var holder sql.NullInt64
+			if err := db.QueryRowContext(t.Context(), "SELECT CONNECTION_ID()").Scan(&before); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(t.Context(), tt.query); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.QueryRowContext(t.Context(), "SELECT CONNECTION_ID(), IS_USED_LOCK('connkit')").Scan(&after, &holder); err != nil {
+				t.Fatal(err)
+			}
+			if after != before {
+				t.Fatalf("the connection was replaced (%d, then %d): want it reset in place", before, after)
+			}
+			if holder.Valid {
+				t.Errorf("the next borrower's session (%d) still holds the lock taken by %q", after, tt.query)
+			}
 		})
 	}
 }

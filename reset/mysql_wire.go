@@ -33,7 +33,6 @@ type resetPlan struct {
 	db          string
 	interpolate bool     // the driver interpolates parameters: it must see a status after a reset
 	alwaysDirty bool     // autocommit is off: every statement leaves a transaction open
-	noBackslash bool     // sql_mode has NO_BACKSLASH_ESCAPES: a backslash escapes nothing in strings
 	plain       pipeline // COM_RESET_CONNECTION, then the SET
 	withDB      pipeline // the same with COM_INIT_DB between: after a USE
 }
@@ -45,12 +44,9 @@ func newResetPlan(cfg *mysql.Config) *resetPlan {
 	p := &resetPlan{db: cfg.DBName, interpolate: cfg.InterpolateParams}
 	params := dsnParams(cfg)
 	for k, v := range cfg.Params {
-		v = strings.ToUpper(strings.Trim(v, "'\" "))
-		switch strings.ToLower(k) {
-		case "autocommit":
+		if strings.EqualFold(k, "autocommit") {
+			v = strings.ToUpper(strings.Trim(v, "'\" "))
 			p.alwaysDirty = v == "0" || v == "OFF" || v == "FALSE"
-		case "sql_mode":
-			p.noBackslash = strings.Contains(v, "NO_BACKSLASH_ESCAPES")
 		}
 	}
 	// Not over TLS (the reset would be written under the driver's TLS
@@ -119,11 +115,6 @@ func (p *pipeline) add(cmd byte, arg string) {
 	p.packets = append(p.packets, byte(n), byte(n>>8), byte(n>>16), 0, cmd)
 	p.packets = append(p.packets, arg...)
 	p.replies++
-}
-
-// classify classifies a statement as the server of this config reads it.
-func (p *resetPlan) classify(query string) effect {
-	return classifyMode(query, p.noBackslash)
 }
 
 // run writes the reset on c and reads one OK per command: one round trip.
