@@ -154,7 +154,11 @@ var specs = []*spec{
 			"borrow, a round trip and `database/sql`'s own cost. The reset is one network " +
 			"round trip (its commands are pipelined), but COM_RESET_CONNECTION costs the " +
 			"server more than `SELECT 1`: judged in time on loopback, the first target is at " +
-			"the edge, met in one run and missed in the next. The round trips themselves are " +
+			"the edge, met in one run and missed in the next. Targeted SQL (undoing only what " +
+			"was done) was not built: it costs the same one round trip, since the statements " +
+			"would be pipelined too, but must first know what to undo, and user variables, " +
+			"temporary tables and locks cannot be listed without another round trip; " +
+			"COM_RESET_CONNECTION undoes all of them. The round trips themselves are " +
 			"counted by `TestMySQLDirtyResetIsOneRoundTrip` (`go test -run " +
 			"TestMySQLDirtyResetIsOneRoundTrip -v ./reset`), which adds 10 ms of " +
 			"latency each way so that the network decides: the reset costs one round trip " +
