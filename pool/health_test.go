@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -184,6 +185,61 @@ func TestPingOnAcquireAfterIdle(t *testing.T) {
 		synctest.Wait()
 		if s := p.Stats(); s.Destroyed.Ping != 1 || !first.closed.Load() {
 			t.Errorf("Destroyed.Ping = %d, closed %v", s.Destroyed.Ping, first.closed.Load())
+		}
+	})
+}
+
+// TestCallerWhoGaveUpCostsNoConnection has callers whose ctx ends before
+// or during the ping on acquire: a caller who gave up before the ping
+// leaves every idle connection as it was; a ping cut short by the
+// caller's deadline costs that one connection (its state is unknown), and
+// Acquire stops there instead of pinging the next.
+func TestCallerWhoGaveUpCostsNoConnection(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		var slow atomic.Bool
+		cfg := b.config()
+		cfg.Ping = func(ctx context.Context, c *fconn) error {
+			if slow.Load() {
+				<-ctx.Done() // a ping that does not come back in time
+				return ctx.Err()
+			}
+			if err := ctx.Err(); err != nil {
+				return err // a real ping fails on an ended ctx
+			}
+			return b.ping(ctx, c)
+		}
+		cfg.PingAfterIdle = time.Second
+		p := newPool(t, cfg)
+		var cs []*Conn[*fconn]
+		for range 4 {
+			cs = append(cs, mustAcquire(t, p))
+		}
+		for _, c := range cs {
+			c.Release()
+		}
+		time.Sleep(2 * time.Second) // all four idle past PingAfterIdle
+
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := p.Acquire(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Acquire with a cancelled ctx = %v, want context.Canceled", err)
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Destroyed.Ping != 0 || s.Idle != 4 || s.CanceledAcquires != 1 {
+			t.Fatalf("after a cancelled Acquire: %d destroyed by ping, %d idle, %d canceled; want 0, 4, 1", s.Destroyed.Ping, s.Idle, s.CanceledAcquires)
+		}
+
+		slow.Store(true)
+		ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := p.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Acquire whose deadline ends mid-ping = %v, want context.DeadlineExceeded", err)
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Destroyed.Ping != 1 || s.Idle != 3 {
+			t.Fatalf("after a deadline mid-ping: %d destroyed by ping, %d idle; want 1 and 3", s.Destroyed.Ping, s.Idle)
 		}
 	})
 }

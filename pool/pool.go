@@ -103,7 +103,10 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 // caller.
 //
 // ctx (and AcquireTimeout) bound only the wait: a dial this caller started
-// goes on, and its connection is left idle for the next caller. When the
+// goes on, and its connection is left idle for the next caller. A caller
+// whose ctx ended costs no idle connection: one that needs a ping is given
+// back untouched, unless ctx ends during its ping, which then destroys it
+// (its state is unknown). When the
 // wait ends, the error is an *AcquireError carrying the pool's state, and
 // errors.Is(err, context.DeadlineExceeded) holds for a timeout. When dials
 // are failing, Acquire returns the dial error (a *lifecycle.BackoffError) at
@@ -125,8 +128,8 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 		if err != nil {
 			break
 		}
-		if c := p.checkout(ctx, res); c != nil {
-			return c, nil
+		if c, err := p.checkout(ctx, res); c != nil || err != nil {
+			return c, p.acquireError(ctx, err)
 		}
 	}
 	return p.acquireSlow(ctx)
@@ -151,8 +154,8 @@ func (p *Pool[T]) acquireSlow(ctx context.Context) (*Conn[T], error) {
 		if err != nil {
 			return nil, p.acquireError(ctx, err)
 		}
-		if c := p.checkout(ctx, res); c != nil {
-			return c, nil
+		if c, err := p.checkout(ctx, res); c != nil || err != nil {
+			return c, p.acquireError(ctx, err)
 		}
 	}
 }
@@ -160,6 +163,8 @@ func (p *Pool[T]) acquireSlow(ctx context.Context) (*Conn[T], error) {
 // acquireError turns puddle's error into the one Acquire returns.
 func (p *Pool[T]) acquireError(ctx context.Context, err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, puddle.ErrClosedPool) || p.closed.Load():
 		return ErrClosed
 	case isContextErr(err) && ctx.Err() != nil:
@@ -187,15 +192,20 @@ func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
 		case err != nil:
 			return nil, ErrClosed
 		}
-		if c := p.checkout(ctx, res); c != nil {
-			return c, nil
+		if c, err := p.checkout(ctx, res); c != nil || err != nil {
+			return c, err
 		}
 	}
 }
 
 // checkout turns an acquired resource into a borrow, or destroys it and
-// returns nil when it is past a limit or fails its ping.
-func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]]) *Conn[T] {
+// returns nil when it is past a limit or fails its ping. When ctx has ended
+// before a ping it would need, checkout gives the connection back untouched
+// and returns ctx's error, so that a caller who gave up costs the pool no
+// connection; a ping that ctx cuts short destroys its connection (its
+// protocol state is unknown) and returns ctx's error too, so that the
+// caller's Acquire stops there instead of pinging the next one.
+func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]]) (*Conn[T], error) {
 	e := res.Value()
 	if e.res == nil {
 		e.res = res // fixed from now on, and published by the borrow word
@@ -204,15 +214,24 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 	switch {
 	case e.expired(now):
 		p.destroy(res, reasonLifetime)
-		return nil
+		return nil, nil
 	case enabled(p.cfg.MaxIdleTime) && now-e.lastUsed > int64(p.cfg.MaxIdleTime):
 		p.destroy(res, reasonIdle)
-		return nil
+		return nil, nil
 	case p.needsPing(e, now):
+		if err := ctx.Err(); err != nil {
+			res.ReleaseUnused()
+			p.stats.canceled.Add(1)
+			return nil, err
+		}
 		if err := p.ping(ctx, e); err != nil {
 			p.log.Debug("destroyed a connection that failed its ping on acquire", "err", err)
 			p.destroy(res, reasonPing)
-			return nil
+			if err := ctx.Err(); err != nil {
+				p.stats.canceled.Add(1)
+				return nil, err
+			}
+			return nil, nil
 		}
 		now = monotime()
 	}
@@ -225,9 +244,9 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 	if p.closed.Load() {
 		p.giveBack(c, false, reasonClose)
 		runtime.KeepAlive(c)
-		return nil
+		return nil, nil
 	}
-	return c
+	return c, nil
 }
 
 // With borrows a connection, calls fn with it, and gives it back on every

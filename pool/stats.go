@@ -82,6 +82,7 @@ type Inspector interface {
 type counters struct {
 	waiting    atomic.Int64
 	timeouts   atomic.Int64
+	canceled   atomic.Int64 // ended by ctx in checkout, after puddle's acquire
 	dials      atomic.Int64
 	dialErrors atomic.Int64
 	resets     atomic.Int64
@@ -106,7 +107,7 @@ func (p *Pool[T]) Stats() Stats {
 		Acquires:         ps.AcquireCount(),
 		EmptyAcquires:    ps.EmptyAcquireCount(),
 		AcquireWait:      ps.AcquireDuration(),
-		CanceledAcquires: ps.CanceledAcquireCount(),
+		CanceledAcquires: ps.CanceledAcquireCount() + p.stats.canceled.Load(),
 		Timeouts:         p.stats.timeouts.Load(),
 		Dials:            p.stats.dials.Load(),
 		DialErrors:       p.stats.dialErrors.Load(),
