@@ -94,8 +94,11 @@ type Config[T any] struct {
 	// MaxLifetime destroys a connection this long after it was dialed (plus
 	// its jitter), on acquire, on release and in the background, so that
 	// connections move when the backend behind a load balancer does. A
-	// borrowed connection is never taken from its borrower. Zero means
-	// DefaultMaxLifetime (1h); negative means no limit.
+	// borrowed connection is never taken from its borrower. Release checks
+	// against the pool's clock, which borrows and the sweep keep current:
+	// with HealthCheckPeriod negative and no other borrow since the
+	// lifetime ended, the next Acquire retires the connection instead.
+	// Zero means DefaultMaxLifetime (1h); negative means no limit.
 	MaxLifetime time.Duration
 
 	// LifetimeJitter adds to each connection's MaxLifetime a random

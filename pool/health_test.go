@@ -108,6 +108,44 @@ func TestLifetimeEnforcedOnAcquireAndBySweep(t *testing.T) {
 	})
 }
 
+// TestLifetimeEnforcedOnRelease releases connections borrowed past their
+// lifetime: each is retired on Release, whether the pool's clock was kept
+// current by the sweep or, with no sweep, by the borrows of others.
+func TestLifetimeEnforcedOnRelease(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		sweep time.Duration
+	}{{"kept by the sweep", time.Minute}, {"kept by other borrows", -1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var b backend
+				cfg := b.config()
+				cfg.MaxLifetime = time.Hour
+				cfg.MaxIdleTime = -1
+				cfg.HealthCheckPeriod = tt.sweep
+				p := newPool(t, cfg)
+
+				long := mustAcquire(t, p)
+				old := long.Value()
+				for range 120 { // two hours, a borrow of another connection a minute
+					time.Sleep(time.Minute)
+					c := mustAcquire(t, p)
+					c.Destroy() // a new one each time: none of them expires
+				}
+				long.Release()
+				synctest.Wait()
+				if !old.closed.Load() {
+					t.Fatalf("a connection released an hour past its lifetime was not retired: %+v", p.Stats())
+				}
+				if s := p.Stats(); s.Destroyed.Lifetime != 1 || s.Idle != 0 {
+					t.Errorf("after the release: %d retired for lifetime, %d idle; want 1 and 0", s.Destroyed.Lifetime, s.Idle)
+				}
+			})
+		})
+	}
+}
+
 func TestMaxIdleTime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

@@ -100,6 +100,7 @@ func (p *Pool[T]) sweep() {
 	idle := p.pp.AcquireAllIdle()
 	slices.Reverse(idle)
 	now := monotime()
+	p.tick(now)
 	var toPing []*puddle.Resource[*entry[T]]
 	for _, res := range idle {
 		e := res.Value()

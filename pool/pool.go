@@ -25,6 +25,11 @@ type Pool[T any] struct {
 	cancel context.CancelFunc
 	closed atomic.Bool
 	done   chan struct{} // closed when Close has finished
+	// clock is a recent monotime for Release, which reads no clock of its
+	// own: moved forward by checkouts (at most once a millisecond) and by
+	// every sweep, so it lags by no more than the time since the last of
+	// them.
+	clock atomic.Int64
 
 	// nextID is written by every borrow, from every CPU: on a cache line of
 	// its own, so that the fields every borrow reads (closed, the counters)
@@ -211,6 +216,7 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 		e.res = res // fixed from now on, and published by the borrow word
 	}
 	now := monotime()
+	p.tick(now)
 	switch {
 	case e.expired(now):
 		p.destroy(res, reasonLifetime)
@@ -304,24 +310,36 @@ func (p *Pool[T]) giveBack(c *Conn[T], reuse bool, why destroyReason) {
 	}
 }
 
-// releaseCheckWindow: Release checks a connection's lifetime against the
-// clock only if it ends within this long after the borrow began.
+// tick moves the pool's clock forward to now, writing it at most once a
+// millisecond so that borrows on many CPUs rarely write the shared line.
+func (p *Pool[T]) tick(now int64) {
+	if now-p.clock.Load() > int64(time.Millisecond) {
+		p.clock.Store(now)
+	}
+}
+
+// releaseCheckWindow: Release reads the clock itself to check a
+// connection's lifetime only if it ends within this long after the borrow
+// began; past it, the pool's clock is close enough.
 const releaseCheckWindow = time.Minute
 
 // release takes back a connection its borrower released.
 //
-// It reads no clock (a monotonic read costs 25ns on some VMs, as much as the
-// rest of a release): a connection's idle time counts from when it was last
-// handed out, which overstates it by the length of the borrow (so a
-// connection borrowed for longer than PingAfterIdle is pinged before its
-// next use), and only a connection whose lifetime ends within
-// releaseCheckWindow of its hand-out is checked here; any other is retired
-// by the next Acquire or sweep, never handed out.
+// It reads no clock of its own (a monotonic read costs 25ns on some VMs, as
+// much as the rest of a release): a connection's idle time counts from when
+// it was last handed out, which overstates it by the length of the borrow
+// (so a connection borrowed for longer than PingAfterIdle is pinged before
+// its next use), and its lifetime is checked against the pool's clock,
+// which lags by at most the time since the last checkout or sweep. Only a
+// connection whose lifetime ends within releaseCheckWindow of its hand-out
+// is checked against the clock itself. One that still slips through (no
+// borrow and no sweep since its lifetime ended) is retired by the next
+// Acquire or sweep, never handed out.
 func (p *Pool[T]) release(e *entry[T], dirty bool, slab *handleSlab[T]) {
 	defer p.notifyReturned()
 	e.slab = slab // for the next borrow, after a reset if there is one
 	since := e.since.Load()
-	if e.expires != 0 && e.expires-since < int64(releaseCheckWindow) && e.expired(monotime()) {
+	if e.expires != 0 && (e.expired(p.clock.Load()) || e.expires-since < int64(releaseCheckWindow) && e.expired(monotime())) {
 		p.destroy(e.res, reasonLifetime)
 		return
 	}
