@@ -246,13 +246,20 @@ func TestKeyedSecondCloseWaitsForFirst(t *testing.T) {
 		first <- k.Close(ctx) // waits for c until its deadline
 	}()
 	waitFor(t, "the first Close to start", func() bool { return !k.isOpen() })
+	start := time.Now()
 	if err := k.Close(context.Background()); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
+	// The first Close runs until its 200ms deadline, waiting for c; the
+	// second must wait for it. (The first's own return comes a moment
+	// after it let the second go, so that is not the test.)
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Errorf("the second Close returned after %v, while the first was still waiting for its deadline", took)
+	}
 	select {
 	case <-first:
-	default:
-		t.Error("the second Close returned while the first was still running")
+	case <-time.After(5 * time.Second):
+		t.Error("the first Close did not return")
 	}
 	c.Release()
 }

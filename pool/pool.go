@@ -84,6 +84,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 		entries:  make(map[*entry[T]]struct{}),
 		gate:     lifecycle.NewGate("dial", bo),
 	}
+	p.clock.Store(monotime())
 	p.base, p.cancel = context.WithCancel(context.Background())
 	p.noDial = context.WithValue(p.base, noDialKey{}, true)
 	p.pp, err = puddle.NewPool(&puddle.Config[*entry[T]]{
