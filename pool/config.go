@@ -141,7 +141,10 @@ type Config[T any] struct {
 
 	// Logger receives the pool's log lines: dial failures and recoveries,
 	// connections destroyed by a failed ping or reset, Close with borrows
-	// outstanding. Nil means no logging.
+	// outstanding. Nil means no logging, with one exception: leak reports,
+	// which exist only when LeakConfig.Threshold asks for them, go to
+	// slog.Default() when neither Logger nor LeakConfig.OnLeak is set, so
+	// that a report asked for is never dropped.
 	Logger *slog.Logger
 }
 

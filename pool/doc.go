@@ -57,15 +57,30 @@
 // errors. HealthCheckPeriod sets how often idle connections are swept and
 // kept alive through NATs and firewalls that drop silent connections.
 //
+// ConnectTimeout bounds each dial (default 10s): set it to a little more
+// than a healthy dial takes, since a blackholed backend holds a slot for
+// that long. LifetimeJitter spreads the expiry of connections dialed
+// together (after a restart, all of them), so that they are not all
+// redialed at once: a tenth of MaxLifetime is plenty. PingTimeout bounds
+// each ping; a ping slower than it destroys the connection, so keep it
+// above the backend's worst healthy round trip. NewBackOff spaces dials
+// while the backend is down (default from 100ms, doubling to 30s, ±50%);
+// its delays are how long a recovered backend may wait to be used again.
+// LeakConfig.Stacks costs about half a microsecond a borrow when a stack is
+// captured (StacksSampled captures one borrow in 64 by default,
+// StacksAlways every borrow): StacksAlways in tests, StacksSampled or
+// StacksOff in production.
+//
 // # Costs
 //
 // Acquire and Release of an idle connection cost puddle's own lock, one
-// monotonic clock read, and no allocation: the Conn handles of a connection
+// monotonic clock read (on Acquire), and no allocation: the Conn handles of a connection
 // come 64 to a slab, and each is used for one borrow only, so that a late
 // Release of an old handle can never give back a connection someone else
 // now holds. (A handle kept referenced keeps its slab, 2 KiB, alive.)
 // Release reads no clock, so a connection's idle time counts from when it
-// was last handed out. An Acquire that has to wait costs what puddle's wait
+// was last handed out, and its lifetime is checked against a pool clock
+// that borrows and the sweep keep current. An Acquire that has to wait costs what puddle's wait
 // costs; Close wakes waiters by freeing the slots of the borrowed
 // connections, not through their contexts. Stats, Borrowed and Close walk
 // the pool's connections under its lock: cheap, but not for a hot path. A
