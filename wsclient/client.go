@@ -53,10 +53,11 @@ type Client struct {
 	done    chan struct{}  // closed when Close has finished
 	stats   counters
 
-	mu       sync.Mutex // protects the fields below
+	mu       sync.Mutex // protects the fields below; taken before events.mu
 	state    lifecycle.State
 	changed  chan struct{} // closed and replaced at every change of state
 	terminal error         // why the client gave up, once it has
+	gaveUpAt time.Time     // when it did
 	lastErr  error
 	closing  bool
 }
@@ -103,8 +104,8 @@ func New(opts Options) (*Client, error) {
 // and one connect attempt at a time. A failed attempt is retried in the
 // background with backoff; Connect keeps waiting until ctx ends (its error
 // then wraps ctx.Err() and says what the last attempt met), or until the
-// client gives up (the reconnect policy said no, or MaxAttempts failed in a
-// row), in which case it returns why; a refused handshake is a
+// client gives up (the reconnect policy said no or panicked, or MaxAttempts
+// failed in a row), in which case it returns why; a refused handshake is a
 // *HandshakeError with the HTTP status.
 func (c *Client) Connect(ctx context.Context) error {
 	c.ensureStarted()
@@ -131,6 +132,15 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 }
 
+// gaveUp reports whether the client gave up connecting: the reconnect
+// policy said no, or MaxAttempts attempts failed in a row.
+// gaveUp reports whether the client gave up, and how long ago.
+func (c *Client) gaveUp() (bool, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.terminal != nil, time.Since(c.gaveUpAt)
+}
+
 // ensureStarted starts the supervisor once.
 func (c *Client) ensureStarted() {
 	c.start.Do(func() {
@@ -147,10 +157,12 @@ func (c *Client) ensureStarted() {
 // Send queues a copy of data and waits until it has been written to the
 // connection. It returns nil once the frame is written; ErrQueueFull at once
 // when the queue is full; ErrClosed after Close; ctx's error when ctx ends
-// while the message waits in the queue (the message is then never sent); or
-// the write's error when the connection failed under it (the message is not
-// sent again: at most once). ctx never reaches the socket: once the frame is
-// being written, Send waits for the write, at most WriteTimeout.
+// while the message waits in the queue (the message is then taken out of
+// the queue at once, freeing its place and bytes for other messages, counts
+// in Stats.Dropped, and is never sent); or the write's error when the
+// connection failed under it (the message is not sent again: at most once).
+// ctx never reaches the socket: once the frame is being written, Send waits
+// for the write, at most WriteTimeout.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -172,10 +184,10 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	case err := <-m.done:
 		return err
 	case <-ctx.Done():
-		if m.state.CompareAndSwap(msgQueued, msgAbandoned) {
+		if c.q.abandon(m) {
 			return ctx.Err()
 		}
-		return <-m.done // being written: its result is the truth
+		return <-m.done // being written, or failed: its result is the truth
 	}
 }
 
@@ -216,18 +228,19 @@ func (c *Client) State() lifecycle.State {
 }
 
 // setState moves the client to state to and tells the waiters and
-// OnStateChange.
+// OnStateChange. The event is queued under c.mu, so that OnStateChange
+// hears of the changes in the order they were made (events.push only
+// appends to a slice: no I/O, no callback).
 func (c *Client) setState(to lifecycle.State) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	from := c.state
 	if from == to || (from >= lifecycle.StateClosing && to != lifecycle.StateClosed) {
-		c.mu.Unlock()
 		return
 	}
 	c.state = to
 	close(c.changed)
 	c.changed = make(chan struct{})
-	c.mu.Unlock()
 	if c.events != nil {
 		c.events.push(from, to)
 	}
@@ -239,7 +252,8 @@ type Stats struct {
 	// Connects counts successful connects; Reconnects those after the
 	// first.
 	Connects, Reconnects int64
-	// DialErrors counts failed connect attempts.
+	// DialErrors counts failed connect attempts: their dial, handshake or
+	// OnConnected failed.
 	DialErrors int64
 	// LastError is the message of the last failed attempt or dropped
 	// connection, or "".
@@ -249,8 +263,9 @@ type Stats struct {
 	MessagesIn, MessagesOut, BytesIn, BytesOut int64
 	// QueueDepth is the number of messages waiting to be written.
 	QueueDepth int
-	// Dropped counts the messages never written: their Send gave up or
-	// their context ended while they waited, or Close found them queued.
+	// Dropped counts the messages never written: their Send's context
+	// ended while they waited (they left the queue at once), or Close or
+	// giving up found them queued.
 	Dropped int64
 	// WriteErrors counts the writes that failed (the connection died under
 	// them); their messages are not sent again.

@@ -218,6 +218,39 @@ func TestExpiredSendIsNeverDelivered(t *testing.T) {
 	}
 }
 
+// TestExpiredSendFreesItsSlot lets two Sends time out while the server
+// refuses: their messages leave the queue at once (QueueLimit and
+// QueueBytes are free again, and they count as dropped), and once the
+// server accepts, only the message queued after them is written.
+func TestExpiredSendFreesItsSlot(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	s.refuse = http.StatusServiceUnavailable
+	c := newClient(t, Options{URL: s.url(), QueueLimit: 2, QueueBytes: 2})
+	c.ensureStarted()
+	for range 2 {
+		ctx, cancel := context.WithTimeout(testCtx(t), 10*time.Millisecond)
+		err := c.Send(ctx, MessageText, []byte("x"))
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Send while the server refuses = %v, want DeadlineExceeded", err)
+		}
+	}
+	if st := c.Stats(); st.QueueDepth != 0 || st.Dropped != 2 {
+		t.Errorf("after two expired Sends: QueueDepth %d, Dropped %d; want 0 and 2", st.QueueDepth, st.Dropped)
+	}
+	if err := c.TrySend(MessageText, []byte("yy")); err != nil {
+		t.Fatalf("TrySend of QueueBytes after two expired Sends = %v; their messages still hold the queue", err)
+	}
+	s.mu.Lock()
+	s.refuse = 0
+	s.mu.Unlock()
+	waitFor(t, "the queued message", func() bool { return len(s.received(int(s.handshakes.Load()))) == 1 })
+	if got := s.received(int(s.handshakes.Load())); fmt.Sprint(got) != "[yy]" {
+		t.Errorf("server received %v; the expired messages must never be sent", got)
+	}
+}
+
 func TestRecv(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, func(n int, c *websocket.Conn) {
@@ -583,5 +616,53 @@ func TestRegistry(t *testing.T) {
 	}
 	if _, err := r.Get(s.url()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Get after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestRegistryReplacesAClientThatGaveUp has the endpoint refuse with 401
+// (the client gives up), then accept again: Get keeps the client that gave
+// up for RegistryRetryDelay, then closes it and returns a new one that
+// connects; its holders keep getting the 401.
+func TestRegistryReplacesAClientThatGaveUp(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	s.refuse = http.StatusUnauthorized
+	r := NewRegistry(func(url string) Options { return Options{NewBackOff: fastBackOff} })
+	t.Cleanup(func() { r.Close(context.Background()) })
+	old, err := r.Get(s.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var he *HandshakeError
+	if err := old.Connect(testCtx(t)); !errors.As(err, &he) {
+		t.Fatalf("Connect = %v, want the 401", err)
+	}
+	s.mu.Lock()
+	s.refuse = 0
+	s.mu.Unlock()
+	// Within RegistryRetryDelay of the give-up, Get keeps the client that
+	// gave up: a handler calling Get per request makes no handshake.
+	if c, _ := r.Get(s.url()); c != old {
+		t.Fatal("Registry.Get replaced the client that gave up at once")
+	}
+	time.Sleep(RegistryRetryDelay)
+	c, err := r.Get(s.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == old {
+		t.Fatal("Registry.Get returned the client that gave up after RegistryRetryDelay")
+	}
+	if err := c.Send(testCtx(t), MessageText, []byte("x")); err != nil {
+		t.Fatalf("Send on the new client = %v", err)
+	}
+	if again, _ := r.Get(s.url()); again != c {
+		t.Error("Registry.Get replaced a client that is connected")
+	}
+	if st := old.State(); st != lifecycle.StateClosed {
+		t.Errorf("the client that gave up is %v, want closed", st)
+	}
+	if err := old.Send(testCtx(t), MessageText, []byte("x")); !errors.As(err, &he) {
+		t.Errorf("Send on the client that gave up = %v, want the 401 it gave up with", err)
 	}
 }

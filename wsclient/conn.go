@@ -38,7 +38,7 @@ type connection struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	wt       *time.Timer  // fails the connection when a data write outlasts WriteTimeout
-	lastRead atomic.Int64 // monotime of the last frame received
+	lastRead atomic.Int64 // monotime of the last frame received: data, ping or pong
 	blocked  atomic.Bool  // the reader waits for Recv: the peer is not silent
 
 	failOnce sync.Once
@@ -50,14 +50,21 @@ var epoch = time.Now()
 
 func monotime() int64 { return int64(time.Since(epoch)) }
 
+// alive records that a frame came from the peer: any frame, a ping or a
+// pong included, is proof of life. coder/websocket calls it from the reader
+// for control frames (DialOptions.OnPingReceived and OnPongReceived).
+func (cn *connection) alive() { cn.lastRead.Store(monotime()) }
+
 // fail records why the connection ends, once, and ends it. It closes
 // failed before it detaches the connection from the queue, so that attach,
-// which checks failed under the queue's lock, never attaches a failed one.
+// which checks failed under the queue's lock, never attaches a failed one;
+// then it ends ctx, so that OnConnected stops waiting on a dead connection.
 func (cn *connection) fail(info CloseInfo) {
 	cn.failOnce.Do(func() {
 		cn.info = info
 		close(cn.failed)
 		cn.c.q.detach(cn)
+		cn.cancel()
 	})
 }
 
@@ -99,11 +106,17 @@ func (cn *connection) readCtx() context.Context {
 	return cn.ctx
 }
 
-// run runs ws (over socket nc, if known) until it drops or Close ends it,
-// and says why it ended.
-func (c *Client) run(ws *websocket.Conn, nc net.Conn) CloseInfo {
+// newConnection returns a connection with no socket yet: dial fills ws and
+// nc, and the dial options it makes report control frames to cn.alive.
+func (c *Client) newConnection() *connection {
 	ctx, cancel := context.WithCancel(context.Background()) // not c.base: Close wants a handshake first
-	cn := &connection{c: c, ws: ws, nc: nc, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
+	return &connection{c: c, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
+}
+
+// run runs cn, freshly dialed, until it drops or Close ends it, and says
+// why it ended, and whether OnConnected succeeded on it (the attempt then
+// counts as a connect).
+func (c *Client) run(cn *connection) (info CloseInfo, connected bool) {
 	cn.lastRead.Store(monotime())
 	cn.wt = time.AfterFunc(time.Hour, func() {
 		cn.fail(CloseInfo{Code: -1, Err: cn.writeTimeoutError()})
@@ -118,10 +131,8 @@ func (c *Client) run(ws *websocket.Conn, nc net.Conn) CloseInfo {
 	defer cn.end()
 
 	cn.wg.Go(cn.readLoop)
-	if c.opts.OnConnected != nil {
-		if err := c.opts.OnConnected(ctx, &Session{cn: cn}); err != nil {
-			return CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: OnConnected: %w", err)}
-		}
+	if err := cn.onConnected(); err != nil {
+		return CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: OnConnected: %w", err)}, false
 	}
 	c.stats.connects.Add(1)
 	c.setState(lifecycle.StateConnected)
@@ -135,12 +146,26 @@ func (c *Client) run(ws *websocket.Conn, nc net.Conn) CloseInfo {
 	select {
 	case <-cn.failed:
 		c.opts.Logger.Warn("wsclient: connection lost", "err", cn.info.Err)
-		return cn.info
+		return cn.info, true
 	case <-c.base.Done():
 		c.q.detach(cn)
 		cn.closeHandshake()
-		return CloseInfo{Code: websocket.StatusNormalClosure, By: ClosedByClient, Err: errUserClose}
+		return CloseInfo{Code: websocket.StatusNormalClosure, By: ClosedByClient, Err: errUserClose}, true
 	}
+}
+
+// onConnected runs Options.OnConnected, if set, with a ctx that ends at
+// Close, when the connection fails, or ConnectTimeout after it started.
+func (cn *connection) onConnected() error {
+	c := cn.c
+	if c.opts.OnConnected == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.ConnectTimeout)
+	defer cancel()
+	stop := context.AfterFunc(c.base, cancel)
+	defer stop()
+	return c.opts.OnConnected(ctx, &Session{cn: cn})
 }
 
 // closeHandshake closes with status 1000, waiting for the peer's close at
@@ -266,7 +291,9 @@ func (cn *connection) write(typ websocket.MessageType, data []byte) error {
 }
 
 // pingLoop pings when the peer has been silent for PingInterval, and ends
-// the connection when no pong comes within PongTimeout.
+// the connection when neither the pong nor any other frame comes within
+// PongTimeout: a peer that sends but does not answer (busy, not reading) is
+// alive.
 func (cn *connection) pingLoop() {
 	c := cn.c
 	t := time.NewTimer(c.opts.PingInterval)
@@ -285,17 +312,21 @@ func (cn *connection) pingLoop() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(cn.ctx, c.opts.PongTimeout)
-		start := time.Now()
-		err := cn.ws.Ping(ctx)
+		start, sent := time.Now(), monotime()
+		err := cn.ws.Ping(ctx) // a missed pong leaves the connection up
 		cancel()
-		if err != nil {
-			if cn.ctx.Err() == nil {
-				cn.fail(CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: no pong within %v: %w", c.opts.PongTimeout, err)})
-			}
+		switch {
+		case err == nil:
+			c.stats.lastRTT.Store(int64(time.Since(start)))
+			cn.lastRead.Store(monotime())
+		case cn.ctx.Err() != nil:
+			return
+		case errors.Is(err, context.DeadlineExceeded) && cn.lastRead.Load() > sent:
+			// No pong, but a frame came meanwhile: the peer is alive.
+		default:
+			cn.fail(CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: no pong within %v: %w", c.opts.PongTimeout, err)})
 			return
 		}
-		c.stats.lastRTT.Store(int64(time.Since(start)))
-		cn.lastRead.Store(monotime())
 		t.Reset(c.opts.PingInterval)
 	}
 }

@@ -12,7 +12,8 @@
 // failures are worth retrying: not a 401, not a close that says the client
 // is at fault, not a Close by the user. OnConnected runs after every
 // (re)connect, before any queued message, so authentication and
-// subscriptions go first.
+// subscriptions go first; its failure is a failed attempt like a refused
+// handshake.
 //
 // # Sending
 //
@@ -24,27 +25,29 @@
 // only once the frame is written; while the client is disconnected, messages wait in
 // the queue (bounded by QueueLimit and QueueBytes: past them, ErrQueueFull).
 // A Send whose context ends while its message waits gets the context's error
-// and the message is never sent late. The caller's context never reaches the
-// socket: in coder/websocket, cancelling a write's context closes the whole
-// connection. Delivery is at most once: a frame written on a connection that
+// at once: the message leaves the queue, freeing its place, counts in
+// Stats.Dropped, and is never sent late. The caller's context never reaches
+// the socket: in coder/websocket, cancelling a write's context closes the
+// whole connection. Delivery is at most once: a frame written on a connection that
 // then died is not sent again, and its Send returned the write's error.
 // TrySend queues without waiting.
 //
 // # Liveness
 //
 // A reader goroutine always runs: it fills the buffer Recv reads from (or
-// calls Options.OnMessage) and processes pongs and the peer's close. When the peer has been silent for
-// PingInterval, the client pings; no pong within PongTimeout and the
-// connection is taken for dead and replaced, so a peer that vanished
-// without closing (a network that stalls instead of failing) is found in
-// PingInterval + PongTimeout.
+// calls Options.OnMessage) and processes pings, pongs and the peer's close.
+// Any frame received is proof of life, a ping or a pong as much as a data
+// message. When the peer has been silent for PingInterval, the client
+// pings; no pong (nor any other frame) within PongTimeout and the
+// connection is taken for dead and replaced, so a peer that vanished without closing (a network that
+// stalls instead of failing) is found in PingInterval + PongTimeout.
 //
 // # Closing
 //
 // Close refuses new sends, writes what is queued (within its context), does
 // the close handshake with status 1000 within CloseTimeout, and waits for
 // every goroutine. Registry keeps one client per endpoint for a process, so
-// request handlers never dial.
+// request handlers never dial; it replaces a client that gave up.
 //
 // # Secrets
 //

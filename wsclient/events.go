@@ -14,7 +14,7 @@ type events struct {
 	wake chan struct{}
 	done chan struct{}
 
-	mu      sync.Mutex // protects the fields below
+	mu      sync.Mutex // protects the fields below; taken after Client.mu
 	pending [][2]lifecycle.State
 	closed  bool
 }
@@ -25,6 +25,8 @@ func newEvents(fn func(from, to lifecycle.State)) *events {
 	return e
 }
 
+// push queues one change for delivery, without waiting: setState calls it
+// under Client.mu, so the order of the pushes is the order of the changes.
 func (e *events) push(from, to lifecycle.State) {
 	e.mu.Lock()
 	e.pending = append(e.pending, [2]lifecycle.State{from, to})

@@ -59,8 +59,9 @@ type Options struct {
 	// Subprotocols are offered in the handshake.
 	Subprotocols []string
 
-	// ConnectTimeout bounds each connect attempt, handshake included. Zero
-	// means DefaultConnectTimeout (10s).
+	// ConnectTimeout bounds each connect attempt, handshake included, and
+	// then, from its start, OnConnected's ctx. Zero means
+	// DefaultConnectTimeout (10s).
 	ConnectTimeout time.Duration
 
 	// NewBackOff returns the policy that spaces reconnects. Nil means
@@ -69,7 +70,9 @@ type Options struct {
 	NewBackOff func() backoff.BackOff
 
 	// MaxAttempts is how many connect attempts may fail in a row before the
-	// client gives up and closes itself. Zero means it never gives up.
+	// client gives up and closes itself. An attempt fails when its dial,
+	// its handshake or its OnConnected fails; the count starts again only
+	// once OnConnected succeeded. Zero means it never gives up.
 	MaxAttempts int
 
 	// StableAfter is how long a connection must stay up for the backoff to
@@ -80,16 +83,21 @@ type Options struct {
 
 	// ShouldReconnect decides, after a failed connect or a dropped
 	// connection, whether to try again. Nil means DefaultShouldReconnect.
+	// It runs on the client's supervisor goroutine: a panic in it is
+	// recovered and logged with its stack, and the client gives up, with
+	// an error that names the panic (Connect, Send and TrySend return it).
 	ShouldReconnect func(CloseInfo) bool
 
 	// PingInterval is how long the connection may be silent before the
-	// client pings: any frame received counts as proof of life. Zero means
+	// client pings: any frame received counts as proof of life, the
+	// server's pings and pongs as much as data messages. Zero means
 	// DefaultPingInterval (30s); negative means no pings.
 	PingInterval time.Duration
 
 	// PongTimeout is how long a ping may wait for its pong before the
-	// connection is taken for dead and replaced. Zero means
-	// DefaultPongTimeout (10s).
+	// connection is taken for dead and replaced; any other frame received
+	// meanwhile proves the peer alive too. Zero means DefaultPongTimeout
+	// (10s).
 	PongTimeout time.Duration
 
 	// WriteTimeout bounds each frame written. A write that outlasts it (the
@@ -136,7 +144,12 @@ type Options struct {
 	// OnConnected runs after every connect and reconnect, before the queued
 	// messages are written: send authentication and subscriptions with
 	// s.Send, which writes ahead of the queue. An error closes the
-	// connection and counts as a failed attempt.
+	// connection and counts as a failed attempt (towards MaxAttempts, and
+	// in Stats.DialErrors).
+	//
+	// Its ctx ends at Close, when the connection fails, and ConnectTimeout
+	// after OnConnected started: wait on it (for an authentication reply,
+	// say) and return once it ends, as Close waits for OnConnected.
 	OnConnected func(ctx context.Context, s *Session) error
 
 	// OnStateChange is told of every change of state, in order, on a

@@ -131,3 +131,90 @@ func TestStatsRTT(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// fakeClock is a backoff.Clock that tests move by hand.
+type fakeClock struct{ now atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time { return time.Unix(0, c.now.Load()) }
+
+// TestDefaultBackOff checks DefaultBackOff's parameters and samples its
+// delays: the first within 500ms ±50%, each next one 1.5 times larger, up to
+// 30s, all ±50%, randomized, and never stopping however long it runs.
+func TestDefaultBackOff(t *testing.T) {
+	t.Parallel()
+	eb, ok := DefaultBackOff().(*backoff.ExponentialBackOff)
+	if !ok {
+		t.Fatalf("DefaultBackOff() is a %T, want an *backoff.ExponentialBackOff", DefaultBackOff())
+	}
+	if eb.InitialInterval != 500*time.Millisecond || eb.Multiplier != 1.5 || eb.MaxInterval != 30*time.Second ||
+		eb.RandomizationFactor != 0.5 || eb.MaxElapsedTime != 0 {
+		t.Errorf("DefaultBackOff() = %+v", eb)
+	}
+	firsts := map[time.Duration]bool{}
+	for range 100 {
+		bo := DefaultBackOff().(*backoff.ExponentialBackOff)
+		clock := &fakeClock{}
+		bo.Clock = clock
+		bo.Reset()
+		base := 500 * time.Millisecond
+		for i := range 20 {
+			d := bo.NextBackOff()
+			if lo, hi := base/2, base*3/2+1; d < lo || d > hi {
+				t.Fatalf("delay %d = %v, want within [%v, %v]", i, d, lo, hi)
+			}
+			if i == 0 {
+				firsts[d] = true
+			}
+			base = min(time.Duration(float64(base)*1.5), 30*time.Second)
+		}
+		clock.now.Add(int64(365 * 24 * time.Hour))
+		if d := bo.NextBackOff(); d == backoff.Stop {
+			t.Fatal("DefaultBackOff stopped after a year: want it to go on forever")
+		}
+	}
+	if len(firsts) < 50 {
+		t.Errorf("100 fresh DefaultBackOffs gave %d different first delays: want them randomized", len(firsts))
+	}
+}
+
+// TestFirstRetryAfterADropIsJittered drops the first connection of a
+// client with DefaultBackOff: it reconnects after the first delay, within
+// 500ms ±50%, not at once.
+func TestFirstRetryAfterADropIsJittered(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(n int, c *websocket.Conn) {
+		if n == 1 {
+			c.Close(websocket.StatusInternalError, "drop")
+			return
+		}
+		c.Read(context.Background())
+	})
+	c := newClient(t, Options{URL: s.url(), NewBackOff: DefaultBackOff})
+	c.ensureStarted()
+	waitFor(t, "the reconnect", func() bool { return s.handshakes.Load() >= 2 })
+	s.mu.Lock()
+	gap := s.at[1].Sub(s.at[0])
+	s.mu.Unlock()
+	if gap < 250*time.Millisecond || gap > 750*time.Millisecond+500*time.Millisecond {
+		t.Errorf("reconnected %v after the first handshake, want the first delay: 250ms to 750ms (plus the drop's own time)", gap)
+	}
+}
+
+// TestShouldReconnectPanicGivesUp: a ShouldReconnect that panics makes the
+// client give up with an error that names the panic, instead of killing
+// the process from the supervisor goroutine.
+func TestShouldReconnectPanicGivesUp(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, Options{URL: "ws://" + testenv.RefusedAddr(t),
+		ShouldReconnect: func(CloseInfo) bool { panic("policy bug") }})
+	const want = "Options.ShouldReconnect panicked: policy bug"
+	if err := c.Connect(testCtx(t)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Connect = %v, want an error containing %q", err, want)
+	}
+	if err := c.Send(testCtx(t), MessageText, []byte("x")); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Send = %v, want an error containing %q", err, want)
+	}
+	if n := c.Stats().DialErrors; n != 1 {
+		t.Errorf("DialErrors = %d, want 1: no attempt after the panic", n)
+	}
+}

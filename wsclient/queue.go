@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -22,7 +23,7 @@ var ErrClosed = errors.New("wsclient: client closed")
 const (
 	msgQueued    int32 = iota
 	msgClaimed         // taken by the writer: it will be written or fail
-	msgAbandoned       // its Send gave up while it was queued: never written
+	msgAbandoned       // its Send gave up while it was queued, or failAll failed it: never written
 )
 
 // outMsg is one message waiting to be written.
@@ -149,6 +150,28 @@ func (q *queue) pop() *outMsg {
 		q.doneLocked()
 	}
 	return nil
+}
+
+// abandon takes m out of the queue for a Send whose ctx ended while m
+// waited: its slot and bytes are free at once, it counts as dropped, and it
+// is never written. It reports false when m was no longer queued (the writer
+// claimed it, or it was failed): its result then comes on m.done. It scans
+// the queue for m: O(QueueLimit) at worst.
+func (q *queue) abandon(m *outMsg) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	// Under q.mu, m is in items exactly while it is queued: push, pop and
+	// failAll change both together.
+	if !m.state.CompareAndSwap(msgQueued, msgAbandoned) {
+		return false
+	}
+	if i := slices.Index(q.items, m); i >= 0 {
+		q.items = slices.Delete(q.items, i, i+1)
+		q.bytes -= len(m.data)
+		q.dropped++
+		q.doneLocked()
+	}
+	return true
 }
 
 // finish records the result of writing a message claimed with pop.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // Registry holds one shared client per endpoint for a process, so that
@@ -24,13 +25,18 @@ import (
 type Registry struct {
 	newOptions func(url string) Options
 
-	mu      sync.Mutex // protects the fields below
+	mu      sync.Mutex // protects the fields below; taken before Client.mu
 	clients map[string]*Client
 	closed  bool
 }
 
+// RegistryRetryDelay is how long Registry.Get keeps returning a client that
+// gave up before it replaces it with a new one.
+const RegistryRetryDelay = time.Second
+
 // NewRegistry returns an empty registry; newOptions gives the options of the
-// client for an endpoint, and runs once per endpoint.
+// client for an endpoint, and runs once per client: once per endpoint, and
+// again when Get replaces a client that gave up.
 func NewRegistry(newOptions func(url string) Options) *Registry {
 	if newOptions == nil {
 		panic("wsclient: NewRegistry called with a nil options func")
@@ -41,26 +47,51 @@ func NewRegistry(newOptions func(url string) Options) *Registry {
 // Get returns the client for url, creating it and starting its connection in
 // the background on first use. Racing callers get the same client. Send on
 // it waits in the queue while the connection comes up.
+//
+// A client that gave up (its reconnect policy said no, say to a 401 during a
+// token rotation, or MaxAttempts attempts failed in a row) is replaced once
+// it has been given up for RegistryRetryDelay: Get then closes it (which
+// waits for its OnStateChange, if any) and returns a new client, with
+// options from newOptions again, which makes a new connect attempt. Until
+// then Get returns the client that gave up, whose Send and Connect return
+// the error it gave up with at once, so that request handlers calling Get
+// against an endpoint that keeps refusing make one handshake per
+// RegistryRetryDelay, not one per request. Holders of a replaced client
+// keep getting its error.
 func (r *Registry) Get(url string) (*Client, error) {
+	c, old, err := r.get(url)
+	if old != nil {
+		old.Close(context.Background()) // it gave up: nothing queued, no connection
+	}
+	return c, err
+}
+
+// get returns the client for url, and the client that gave up it replaced,
+// for the caller to close outside r.mu.
+func (r *Registry) get(url string) (c, old *Client, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if c, ok := r.clients[url]; ok {
-		return c, nil
+		if gaveUp, ago := c.gaveUp(); !gaveUp || ago < RegistryRetryDelay {
+			return c, nil, nil
+		}
+		old = c
+		delete(r.clients, url)
 	}
 	opts := r.newOptions(url)
 	if opts.URL == "" && opts.Prepare == nil {
 		opts.URL = url
 	}
-	c, err := New(opts) // no I/O: fine under the lock
+	c, err = New(opts) // no I/O: fine under the lock
 	if err != nil {
-		return nil, err
+		return nil, old, err
 	}
 	r.clients[url] = c
 	c.ensureStarted()
-	return c, nil
+	return c, old, nil
 }
 
 // Close closes every client, each as Client.Close does, and returns their

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -38,16 +38,19 @@ func (c *Client) supervise() {
 	defer c.wg.Done()
 	bo := c.bo
 	bo.Reset()
-	failures := 0
+	failures := 0 // failed attempts in a row: dial, handshake or OnConnected
 	for c.base.Err() == nil {
 		c.setState(lifecycle.StateConnecting)
-		ws, nc, info := c.dial()
+		cn, info := c.dial()
 		var up time.Duration
-		if ws != nil {
-			failures = 0
+		connected := false
+		if cn != nil {
 			start := time.Now()
-			info = c.run(ws, nc)
+			info, connected = c.run(cn)
 			up = time.Since(start)
+		}
+		if connected {
+			failures = 0
 		} else {
 			failures++
 			c.stats.dialErrors.Add(1)
@@ -56,11 +59,15 @@ func (c *Client) supervise() {
 			return
 		}
 		c.recordErr(info.Err)
-		if up >= c.opts.StableAfter {
+		if connected && up >= c.opts.StableAfter {
 			bo.Reset()
 		}
+		retry, panicked := c.shouldReconnect(info)
 		switch {
-		case !c.opts.ShouldReconnect(info):
+		case panicked != "":
+			c.giveUp(info.Err, panicked)
+			return
+		case !retry:
 			c.giveUp(info.Err, "the reconnect policy said no")
 			return
 		case c.opts.MaxAttempts > 0 && failures >= c.opts.MaxAttempts:
@@ -81,6 +88,19 @@ func (c *Client) supervise() {
 	}
 }
 
+// shouldReconnect asks Options.ShouldReconnect about info. A panic in it
+// is recovered, logged with its stack, and returned as why to give up: it
+// runs on the supervisor goroutine, where it would kill the process.
+func (c *Client) shouldReconnect(info CloseInfo) (retry bool, panicked string) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = fmt.Sprintf("Options.ShouldReconnect panicked: %v", r)
+			c.opts.Logger.Error("wsclient: "+panicked, "stack", string(debug.Stack()))
+		}
+	}()
+	return c.opts.ShouldReconnect(info), ""
+}
+
 func (c *Client) recordErr(err error) {
 	if err == nil {
 		return
@@ -95,17 +115,18 @@ func (c *Client) giveUp(err error, why string) {
 	c.opts.Logger.Warn("wsclient: giving up", "why", why, "err", err)
 	terminal := fmt.Errorf("wsclient: gave up (%s): %w", why, err)
 	c.mu.Lock()
-	c.terminal = terminal
+	c.terminal, c.gaveUpAt = terminal, time.Now()
 	c.mu.Unlock()
 	c.q.refuse(terminal)
 	c.q.failAll(terminal) // nothing waits forever for a connection that will not come
 	c.setState(lifecycle.StateIdle)
 }
 
-// dial makes one connect attempt, bounded by ConnectTimeout and Close. It
-// returns the socket under the connection too, when the transport told it
+// dial makes one connect attempt, bounded by ConnectTimeout and Close, and
+// returns the connection to run, or nil and why the attempt failed. The
+// connection knows the socket under it too, when the transport told it
 // (see handshakeClient).
-func (c *Client) dial() (*websocket.Conn, net.Conn, CloseInfo) {
+func (c *Client) dial() (*connection, CloseInfo) {
 	ctx, cancel := context.WithTimeout(c.base, c.opts.ConnectTimeout)
 	defer cancel()
 	slot := &socketSlot{}
@@ -114,15 +135,21 @@ func (c *Client) dial() (*websocket.Conn, net.Conn, CloseInfo) {
 	if c.opts.Prepare != nil {
 		var err error
 		if u, h, err = c.opts.Prepare(ctx); err != nil {
-			return nil, nil, CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: Prepare: %w", err)}
+			return nil, CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: Prepare: %w", err)}
 		}
 	}
+	cn := c.newConnection()
 	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient:   c.http,
 		HTTPHeader:   h,
 		Subprotocols: c.opts.Subprotocols,
+		// Control frames are proof of life as much as data: a server that
+		// pings but has nothing to say is alive.
+		OnPingReceived: func(context.Context, []byte) bool { cn.alive(); return true },
+		OnPongReceived: func(context.Context, []byte) { cn.alive() },
 	})
 	if err != nil {
+		cn.cancel()
 		err = redactURLs(err)
 		info := CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: connect: %w", err)}
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
@@ -130,10 +157,11 @@ func (c *Client) dial() (*websocket.Conn, net.Conn, CloseInfo) {
 			info.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
 			info.Err = &HandshakeError{StatusCode: resp.StatusCode, Err: err}
 		}
-		return nil, nil, info
+		return nil, info
 	}
 	ws.SetReadLimit(c.opts.ReadLimit)
-	return ws, slot.get(), CloseInfo{}
+	cn.ws, cn.nc = ws, slot.get()
+	return cn, CloseInfo{}
 }
 
 // maxRetryAfter caps the wait a server's Retry-After can impose: a day.
