@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,8 +86,55 @@ type backend struct {
 		Kill()
 		Start()
 	}
-	pool pool.Inspector
-	op   op
+	pool   pool.Inspector
+	op     op
+	owners *owners // every borrow of op claims its connection here
+}
+
+// owners catches a connection handed to a second borrower while the first
+// still holds it: each borrow claims its connection's owner word with
+// CompareAndSwap and clears it before giving the connection back, so a
+// failed CompareAndSwap is a connection handed out twice.
+type owners struct {
+	words   sync.Map // connection → *atomic.Uint64: the borrow holding it, or 0
+	next    atomic.Uint64
+	claims  atomic.Int64
+	doubles atomic.Int64
+	example atomic.Value // string: the first double hand-out
+}
+
+// claim marks v as held by a new borrow and returns the function that
+// clears the mark, to be called before v goes back to its pool.
+func (o *owners) claim(v any) (unclaim func()) {
+	id := o.next.Add(1)
+	w, _ := o.words.LoadOrStore(v, new(atomic.Uint64))
+	word := w.(*atomic.Uint64)
+	o.claims.Add(1)
+	if !word.CompareAndSwap(0, id) {
+		o.doubles.Add(1)
+		o.example.CompareAndSwap(nil, fmt.Sprintf("connection %p handed to borrow %d while borrow %d held it", v, id, word.Load()))
+		return func() {} // the mark is the holder's to clear
+	}
+	return func() { word.Store(0) }
+}
+
+// forget wraps cfg.Close so that a closed connection's owner word is
+// dropped: a soak dials thousands of connections.
+func forget[T any](o *owners, cfg *pool.Config[T]) {
+	closeFn := cfg.Close
+	cfg.Close = func(v T) error {
+		o.words.Delete(v)
+		return closeFn(v)
+	}
+}
+
+// check fails t if a connection was ever handed out twice; prefix starts
+// the message.
+func (o *owners) check(t *testing.T, prefix string) {
+	t.Helper()
+	if n := o.doubles.Load(); n != 0 {
+		t.Errorf("%s%d of %d borrows got a connection another borrower held: %v", prefix, n, o.claims.Load(), o.example.Load())
+	}
 }
 
 // redisBackend pools dedicated connections of a go-redis client to a
@@ -93,7 +142,12 @@ type backend struct {
 func redisBackend(t *testing.T, srv *testenv.Redis, addr string, tune func(*pool.Config[*redis.Conn])) *backend {
 	client := redis.NewClient(&redis.Options{
 		Addr: addr, PoolSize: 16, MaxRetries: -1, DialerRetries: 1, // the pool spaces dials (see reset.Redis)
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: socketTimeout, WriteTimeout: socketTimeout, DialTimeout: 500 * time.Millisecond,
+		// Without it, go-redis bounds a command by ReadTimeout and
+		// WriteTimeout only, not by its ctx: a ping given the pool's 200ms
+		// PingTimeout ran for the whole ReadTimeout in a stall, and a
+		// borrower's 500ms op for over a second.
+		ContextTimeoutEnabled: true,
 		// In its default "auto" mode, go-redis v9.22 turns maintenance
 		// notifications off on the first connection that a server before
 		// Redis 8 refuses them, writing its Options while other dials read
@@ -109,8 +163,10 @@ func redisBackend(t *testing.T, srv *testenv.Redis, addr string, tune func(*pool
 	if tune != nil {
 		tune(&cfg)
 	}
+	o := &owners{}
+	forget(o, &cfg)
 	p := newPool(t, cfg)
-	return &backend{name: "redis", srv: srv, pool: p, op: borrowOp(p, func(ctx context.Context, c *redis.Conn, w int, began time.Time) error {
+	return &backend{name: cfg.Name, srv: srv, pool: p, owners: o, op: borrowOp(p, o, func(ctx context.Context, c *redis.Conn, w int, began time.Time) error {
 		want := strconv.Itoa(w) + ":" + strconv.FormatInt(began.UnixNano(), 36)
 		got, err := c.Echo(ctx, want).Result()
 		if err == nil && got != want {
@@ -120,12 +176,14 @@ func redisBackend(t *testing.T, srv *testenv.Redis, addr string, tune func(*pool
 	})}
 }
 
-// mariadbBackend pools *sql.Conns of a db opened on reset.MySQLConnector.
-func mariadbBackend(t *testing.T, srv *testenv.MariaDB) *backend {
-	cfg, err := mysql.ParseDSN(srv.DSN("timeout=500ms", "readTimeout=1s", "writeTimeout=1s"))
+// mariadbBackend pools *sql.Conns of a db opened on reset.MySQLConnector,
+// to a private mariadbd reached at addr (the server's, or a proxy's).
+func mariadbBackend(t *testing.T, srv *testenv.MariaDB, addr string, tune func(*pool.Config[*sql.Conn])) *backend {
+	cfg, err := mysql.ParseDSN(srv.DSN("timeout=500ms", "readTimeout="+socketTimeout.String(), "writeTimeout="+socketTimeout.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Addr = addr
 	connector, err := reset.MySQLConnector(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +193,13 @@ func mariadbBackend(t *testing.T, srv *testenv.MariaDB) *backend {
 	t.Cleanup(func() { db.Close() })
 	pc := reset.NewSQL(db).PoolConfig()
 	chaosPoolConfig(&pc, "mariadb")
+	if tune != nil {
+		tune(&pc)
+	}
+	o := &owners{}
+	forget(o, &pc)
 	p := newPool(t, pc)
-	return &backend{name: "mariadb", srv: srv, pool: p, op: borrowOp(p, func(ctx context.Context, c *sql.Conn, w int, began time.Time) error {
+	return &backend{name: pc.Name, srv: srv, pool: p, owners: o, op: borrowOp(p, o, func(ctx context.Context, c *sql.Conn, w int, began time.Time) error {
 		want := began.UnixNano() + int64(w)
 		var got int64
 		err := c.QueryRowContext(ctx, "SELECT ?", want).Scan(&got)
@@ -147,23 +210,38 @@ func mariadbBackend(t *testing.T, srv *testenv.MariaDB) *backend {
 	})}
 }
 
+// chaosPingTimeout is the chaos pools' PingTimeout.
+const chaosPingTimeout = 200 * time.Millisecond
+
+// socketTimeout is the drivers' own read and write timeout: only a
+// backstop, well past the ctx of every operation, ping and dial of the
+// chaos pools, so that a call that ignores its ctx shows as one that takes
+// 2s rather than hiding behind a driver timeout close to its own.
+const socketTimeout = 2 * time.Second
+
 // chaosPoolConfig sets what the chaos pools share: a name, 8 connections,
 // the chaos backoff, pings after 100ms idle and short timeouts.
 func chaosPoolConfig[T any](cfg *pool.Config[T], name string) {
 	cfg.Name, cfg.MaxSize, cfg.NewBackOff = name, 8, chaosBackOff
-	cfg.PingAfterIdle, cfg.PingTimeout, cfg.ConnectTimeout = 100*time.Millisecond, 200*time.Millisecond, time.Second
+	cfg.PingAfterIdle, cfg.PingTimeout, cfg.ConnectTimeout = 100*time.Millisecond, chaosPingTimeout, time.Second
 }
 
 // borrowOp is an op that borrows from p with With, times the wait for the
-// connection, and runs do on it; began is when the op started.
-func borrowOp[T any](p *pool.Pool[T], do func(ctx context.Context, c T, w int, began time.Time) error) op {
+// connection (until the acquire failed, when it did), claims the connection
+// in o for as long as it holds it, and runs do on it; began is when the op
+// started.
+func borrowOp[T any](p *pool.Pool[T], o *owners, do func(ctx context.Context, c T, w int, began time.Time) error) op {
 	return func(ctx context.Context, w int) (time.Duration, error) {
 		began := time.Now()
-		var wait time.Duration
+		wait := time.Duration(-1)
 		err := p.With(ctx, func(ctx context.Context, c T) error {
 			wait = time.Since(began)
+			defer o.claim(c)() // cleared before With gives c back
 			return do(ctx, c, w, began)
 		})
+		if wait < 0 { // the acquire failed
+			wait = time.Since(began)
+		}
 		return wait, err
 	}
 }

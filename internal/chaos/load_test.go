@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -12,7 +13,8 @@ import (
 )
 
 // load runs op from many goroutines until stopped, and keeps a timeline of
-// successes and a tally of errors by kind.
+// successes, a tally of errors by kind and the acquire waits. A load made
+// by newLoad runs nothing: it tallies what its caller records.
 type load struct {
 	start  time.Time
 	bucket time.Duration
@@ -23,17 +25,23 @@ type load struct {
 	ok       []int      // successes per bucket
 	errs     map[string]int
 	examples map[string]string
-	slowest  time.Duration // the longest op, success or not
-	waits    []time.Duration
+	slowest  time.Duration   // the longest op, success or not
+	slowErr  string          // its error's kind, or "ok"
+	waits    []time.Duration // of every acquire, failed ones included
 }
 
-// op does one operation; it returns how long it waited for a connection
-// (for the wait percentiles) and its error.
+// op does one operation; it returns how long it waited for a connection,
+// or until the acquire failed (for the wait percentiles), and its error.
 type op func(ctx context.Context, worker int) (wait time.Duration, err error)
+
+// newLoad returns a load with no workers, for record.
+func newLoad() *load {
+	return &load{start: time.Now(), bucket: 100 * time.Millisecond, stop: make(chan struct{}), errs: map[string]int{}, examples: map[string]string{}}
+}
 
 // startLoad runs op from n goroutines, each call bounded by timeout.
 func startLoad(t *testing.T, n int, timeout time.Duration, fn op, classify func(error) string) *load {
-	l := &load{start: time.Now(), bucket: 100 * time.Millisecond, stop: make(chan struct{}), errs: map[string]int{}, examples: map[string]string{}}
+	l := newLoad()
 	for w := range n {
 		l.wg.Go(func() {
 			for {
@@ -58,12 +66,22 @@ func startLoad(t *testing.T, n int, timeout time.Duration, fn op, classify func(
 	return l
 }
 
+// record tallies one op that began at at and took took, of which it waited
+// wait for a connection (negative: the op acquires nothing).
 func (l *load) record(at time.Time, took, wait time.Duration, err error, classify func(error) string) {
+	kind := "ok"
+	if err != nil {
+		kind = classify(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.slowest = max(l.slowest, took)
+	if took > l.slowest {
+		l.slowest, l.slowErr = took, kind
+	}
+	if wait >= 0 {
+		l.waits = append(l.waits, wait)
+	}
 	if err != nil {
-		kind := classify(err)
 		l.errs[kind]++
 		if _, ok := l.examples[kind]; !ok {
 			l.examples[kind] = err.Error()
@@ -75,7 +93,6 @@ func (l *load) record(at time.Time, took, wait time.Duration, err error, classif
 		l.ok = append(l.ok, 0)
 	}
 	l.ok[i]++
-	l.waits = append(l.waits, wait)
 }
 
 // halt stops the load and waits for every worker.
@@ -111,19 +128,12 @@ func (l *load) recoveredAt(after time.Time, ok func(from, to time.Time) bool) ti
 	return time.Time{}
 }
 
-// summary is the load's figures in a form for logs and RELIABILITY.md.
+// summary is the load's figures in a form for logs and RELIABILITY.md:
+// operations, failed ones included, errors by kind, and the percentiles of
+// the acquire waits, failed acquires included.
 func (l *load) summary() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	total := 0
-	for _, n := range l.ok {
-		total += n
-	}
-	var kinds []string
-	for k, n := range l.errs {
-		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
-	}
-	sort.Strings(kinds)
 	waits := slices.Clone(l.waits)
 	slices.Sort(waits)
 	pct := func(p float64) time.Duration {
@@ -132,8 +142,56 @@ func (l *load) summary() string {
 		}
 		return waits[int(p*float64(len(waits)-1))]
 	}
-	return fmt.Sprintf("ops=%d errors=[%s] wait p50=%v p99=%v slowest op=%v",
-		total, strings.Join(kinds, " "), pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), l.slowest.Round(time.Millisecond))
+	return fmt.Sprintf("%s acquire wait p50=%v p99=%v slowest op=%v (%s)",
+		l.countsLocked(), pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), l.slowest.Round(time.Millisecond), l.slowErr)
+}
+
+// counts is the load's operations, failed ones included, and errors by
+// kind.
+func (l *load) counts() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.countsLocked()
+}
+
+// countsLocked is counts; l.mu must be held.
+func (l *load) countsLocked() string {
+	ok, failed := 0, 0
+	for _, n := range l.ok {
+		ok += n
+	}
+	var kinds []string
+	for k, n := range l.errs {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+		failed += n
+	}
+	sort.Strings(kinds)
+	return fmt.Sprintf("ops=%d (ok %d, failed %d) errors=[%s]", ok+failed, ok, failed, strings.Join(kinds, " "))
+}
+
+// combine returns a load with no workers that holds the figures of ls
+// together, for a summary of them all. The loads must be halted.
+func combine(ls ...*load) *load {
+	all := newLoad()
+	all.ok = []int{0}
+	for _, l := range ls {
+		l.mu.Lock()
+		for _, n := range l.ok {
+			all.ok[0] += n
+		}
+		for k, n := range l.errs {
+			all.errs[k] += n
+			if _, ok := all.examples[k]; !ok {
+				all.examples[k] = l.examples[k]
+			}
+		}
+		all.waits = append(all.waits, l.waits...)
+		if l.slowest > all.slowest {
+			all.slowest, all.slowErr = l.slowest, l.slowErr
+		}
+		l.mu.Unlock()
+	}
+	return all
 }
 
 // checkErrors fails t for a reply that answered another request and for
@@ -147,6 +205,17 @@ func (l *load) checkErrors(t *testing.T, prefix string) {
 	for _, e := range l.unknownErrors(knownErrors...) {
 		t.Errorf("%san error a caller cannot act on: %s", prefix, e)
 	}
+}
+
+// firstErrors returns the first error of each kind.
+func (l *load) firstErrors() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(l.examples)) {
+		out = append(out, k+": "+l.examples[k])
+	}
+	return strings.Join(out, "; ")
 }
 
 // unknownErrors returns an example of each error kind not in known.

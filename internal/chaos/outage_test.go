@@ -28,7 +28,8 @@ func TestChaosOutage(t *testing.T) {
 				srv, ctl := testenv.StartRedis(t, nil), testenv.StartRedis(t, nil)
 				b, control = redisBackend(t, srv, srv.Addr(), nil), redisBackend(t, ctl, ctl.Addr(), nil)
 			} else {
-				b, control = mariadbBackend(t, testenv.StartMariaDB(t, nil)), mariadbBackend(t, testenv.StartMariaDB(t, nil))
+				srv, ctl := testenv.StartMariaDB(t, nil), testenv.StartMariaDB(t, nil)
+				b, control = mariadbBackend(t, srv, srv.Addr(), nil), mariadbBackend(t, ctl, ctl.Addr(), nil)
 			}
 			outage(t, b, control, 5*time.Second)
 		})
@@ -90,6 +91,8 @@ func outage(t *testing.T, b, control *backend, down time.Duration) {
 	}
 	l.checkErrors(t, "")
 	c.checkErrors(t, "")
+	b.owners.check(t, "")
+	control.owners.check(t, "control: ")
 	if n := c.failures(); n != 0 {
 		t.Errorf("the control pool, whose server was never touched, saw %d errors: %s", n, c.summary())
 	}
