@@ -188,7 +188,9 @@ func (c *ctxConn) Close() error {
 
 // PingRedis sends PING on conn and fails unless it is answered. It has the
 // shape of pool.Config[*redis.Conn].Ping, for pools of dedicated go-redis
-// connections (see the example).
+// connections (see the example). ctx's deadline bounds it only when the
+// client was made with Options.ContextTimeoutEnabled; without it, the
+// client's ReadTimeout does.
 func PingRedis(ctx context.Context, conn *redis.Conn) error {
 	if err := conn.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("health: redis ping: %w", err)

@@ -201,6 +201,10 @@ func (r *Redis) checkReset(cmds []redis.Cmder, err error) error {
 }
 
 // Ping checks that conn answers PING. It is shaped for pool.Config.Ping.
+// go-redis bounds a command by ctx's deadline only when the client's
+// Options.ContextTimeoutEnabled is set; without it, a ping to a stalled
+// server waits for the client's ReadTimeout (3s by default), whatever
+// pool.Config.PingTimeout says.
 func (r *Redis) Ping(ctx context.Context, conn *redis.Conn) error {
 	return conn.Ping(ctx).Err()
 }
