@@ -48,8 +48,8 @@ var specs = []*spec{
 			"is uncontended, `Size=2/Goroutines=16` contended. `Ctx=cancelable` borrows with a " +
 			"cancellable context, as a request handler does; `Ctx=background` with " +
 			"`context.Background()`, as a background job does. " +
-			"On one CPU connkit and puddle are level (165 against 158 ns a borrow on this " +
-			"machine, `go test -run '^$' -bench " +
+			"On one CPU connkit and puddle are level (231 against 206 ns a borrow, p=0.42, on " +
+			"2026-11-30's machine, `go test -run '^$' -bench " +
 			"'AcquireRelease/Size=8/Goroutines=2/Ctx=background/Impl=(connkit|puddle)$' -cpu 1 -count 3 .`); " +
 			"with two, both slow down as the two goroutines contend for " +
 			"puddle's lock, and connkit by up to 1.9x more in some runs here, level in others " +
@@ -111,7 +111,8 @@ var specs = []*spec{
 			"client's, per message sent and received. With `Recv`, each round trip wakes the " +
 			"goroutine waiting in it, which on this 2-core virtual machine usually means " +
 			"waking the other CPU; on one CPU (`go test -run '^$' -bench 'WSEcho' -cpu 1 -count 4 .`) " +
-			"wsclient and coder are level.",
+			"the difference is within the noise (34 against 30 µs at 64 B, 68 against 53 µs at " +
+			"4 KiB, p ≥ 0.34, on 2026-11-30).",
 		Column: "Impl", Base: "wsclient",
 		Targets: []target{
 			ratioAtMost("64-byte messages, Recv: wsclient/coder", "Size=64", "coder", 1.10, "", "ws echo 64 B vs coder"),
@@ -256,7 +257,11 @@ var specs = []*spec{
 		Prose: "One op finds the 10 rows of one name among 100k: through connmgr's name " +
 			"index; by a scan of a map+RWMutex (`scan`: zhamao/connection-manager's " +
 			"getAllByName, and the fastest scan there is); and by a scan with connmgr's own " +
-			"`Range` (`scan-range`).",
+			"`Range` (`scan-range`). The index keeps each name's rows in ID order as well as by " +
+			"ID, so ByName copies a list instead of walking a map and sorting: measured A/B on " +
+			"2026-11-30 (the method of the pool section), 1.62 µs before against 1.05 µs " +
+			"(p=0.005). Much of what is left is the garbage collector: the result is a new " +
+			"slice of entries, and the 100k-row table is what each collection marks.",
 		Column: "Impl", Base: "connmgr",
 		Targets: []target{
 			ratioAtMost("connmgr/scan", "Rows=100k/Match=10", "scan", 0.001, "≥ 1000x faster than the scan (≤ 0.001x)", "connmgr ByName vs scan"),
