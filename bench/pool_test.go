@@ -36,14 +36,21 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	impls := []struct {
 		name string
 		run  func(b *testing.B, ctx context.Context, size, goroutines int)
+		// uncontendedOnly leaves a pool out of the contended scenarios.
+		uncontendedOnly bool
 	}{
-		{"connkit", benchConnkit},
-		{"puddle", benchPuddle},
-		{"database-sql", benchDatabaseSQL},
-		{"go-commons-pool", benchCommonsPool},
-		{"fatih-pool", benchFatih},
-		{"silenceper-pool", benchSilenceper},
-		{"channel", benchChannel},
+		{name: "connkit", run: benchConnkit},
+		{name: "puddle", run: benchPuddle},
+		{name: "database-sql", run: benchDatabaseSQL},
+		{name: "go-commons-pool", run: benchCommonsPool},
+		{name: "fatih-pool", run: benchFatih},
+		// silenceper/pool v1.0.0 loses a wake-up when borrowers wait: a Put
+		// that lands between a Get's look at the idle channel and its
+		// joining the wait queue goes to the idle channel, and the Get
+		// waits forever. With 16 borrowers on 2 connections it deadlocked
+		// the benchmark.
+		{name: "silenceper-pool", run: benchSilenceper, uncontendedOnly: true},
+		{name: "channel", run: benchChannel},
 	}
 	// A request handler's context can be cancelled; a background job's
 	// often cannot. Pools may pay differently for each when they wait.
@@ -56,6 +63,9 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	for _, sc := range poolScenarios {
 		for _, c := range contexts {
 			for _, impl := range impls {
+				if impl.uncontendedOnly && sc.goroutines > sc.size {
+					continue
+				}
 				name := fmt.Sprintf("Size=%d/Goroutines=%d/Ctx=%s/Impl=%s", sc.size, sc.goroutines, c.name, impl.name)
 				b.Run(name, func(b *testing.B) { impl.run(b, c.ctx, sc.size, sc.goroutines) })
 			}

@@ -42,7 +42,10 @@ var specs = []*spec{
 			"fatih/pool v3 (`net.Conn` only; with no connection idle it dials a new one, having " +
 			"no bound on open connections, so contended it dials and discards instead of " +
 			"waiting); `silenceper-pool` is silenceper/pool v1 (bounded; a borrower waits " +
-			"for a `Put`); neither takes a context, so their two `Ctx` rows run the same code. " +
+			"for a `Put`), measured uncontended only: contended, v1.0.0 loses a wake-up (a " +
+			"`Put` between a `Get`'s look at its idle channel and its joining the wait queue " +
+			"leaves that `Get` waiting forever) and deadlocked the benchmark. Neither takes a " +
+			"context, so their two `Ctx` rows run the same code. " +
 			"`channel` is a buffered channel of connections, the design of those two with " +
 			"none of their bookkeeping: the floor. `Size=8/Goroutines=2` " +
 			"is uncontended, `Size=2/Goroutines=16` contended. `Ctx=cancelable` borrows with a " +
