@@ -66,7 +66,7 @@
 // above the backend's worst healthy round trip. NewBackOff spaces dials
 // while the backend is down (default from 100ms, doubling to 30s, ±50%);
 // its delays are how long a recovered backend may wait to be used again.
-// LeakConfig.Stacks costs about half a microsecond a borrow when a stack is
+// LeakConfig.Stacks costs under a microsecond a borrow when a stack is
 // captured (StacksSampled captures one borrow in 64 by default,
 // StacksAlways every borrow): StacksAlways in tests, StacksSampled or
 // StacksOff in production.

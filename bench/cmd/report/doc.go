@@ -5,7 +5,7 @@
 //
 // From the repository root:
 //
-//	go run ./bench/cmd/report                           # the full run: -count 10, tens of minutes
+//	go run ./bench/cmd/report                           # the full run: -count 10, about 8 minutes on 2 cores
 //	go run ./bench/cmd/report -quick -out /tmp/report   # a smoke test
 //
 // It runs `go test -run '^$' -bench '^Name$' -count 1` -count times per
