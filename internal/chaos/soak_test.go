@@ -257,9 +257,8 @@ func (r *soakRig) check(t *testing.T) {
 	}
 }
 
-// report logs the soak's summary and prints it to stderr, which shows in
-// the output of go test run in the package's directory and of a failed
-// package; t.Log shows with -v.
+// report logs the soak's summary: .ci/run runs the soak with -v, which
+// shows it.
 func (r *soakRig) report(t *testing.T, d time.Duration, seed uint64) {
 	var faults []string
 	for _, k := range slices.Sorted(maps.Keys(r.faults)) {
@@ -278,5 +277,4 @@ func (r *soakRig) report(t *testing.T, d time.Duration, seed uint64) {
 	for _, l := range lines {
 		t.Log(l)
 	}
-	fmt.Fprintln(os.Stderr, strings.Join(lines, "\n"))
 }
