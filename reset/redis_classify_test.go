@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -62,4 +63,42 @@ func TestRedisClassifyDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { redisClassify(args); redisClassify(bargs) }); n != 0 {
 		t.Errorf("redisClassify allocates %v times", n)
 	}
+}
+
+// FuzzRedisClassify feeds the command tracker any command and first
+// argument: it never panics, reads names without regard to case or to
+// string against []byte, and never takes a command that selects a
+// database, authenticates or opens a transaction for plain data.
+func FuzzRedisClassify(f *testing.F) {
+	for _, s := range [][2]string{{"get", "k"}, {"SELECT", "3"}, {"client", "SETNAME"}, {"multi", ""}, {"", ""}, {"ſelect", "1"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, arg string) {
+		got := redisClassify([]any{name, arg})
+		for _, v := range [][]any{
+			{strings.ToUpper(name), strings.ToUpper(arg)},
+			{strings.ToLower(name), strings.ToLower(arg)},
+			{[]byte(name), []byte(arg)},
+		} {
+			if isASCII(name) && isASCII(arg) && redisClassify(v) != got {
+				t.Fatalf("redisClassify(%q, %q) = %v, but %v as %q", name, arg, got, redisClassify(v), v)
+			}
+		}
+		for _, stateful := range []string{"select", "auth", "hello", "multi", "watch", "reset"} {
+			// Redis matches names byte by byte, ASCII case folded: "ſelect"
+			// is no command of Redis's, though Unicode folds it to SELECT.
+			if isASCII(name) && strings.EqualFold(name, stateful) && got == redisData {
+				t.Fatalf("redisClassify(%q, %q) = data", name, arg)
+			}
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
