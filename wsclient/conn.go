@@ -156,7 +156,7 @@ func (c *Client) run(cn *connection) (info CloseInfo, connected bool) {
 
 // onConnected runs Options.OnConnected, if set, with a ctx that ends at
 // Close, when the connection fails, or ConnectTimeout after it started.
-func (cn *connection) onConnected() error {
+func (cn *connection) onConnected() (err error) {
 	c := cn.c
 	if c.opts.OnConnected == nil {
 		return nil
@@ -165,6 +165,11 @@ func (cn *connection) onConnected() error {
 	defer cancel()
 	stop := context.AfterFunc(c.base, cancel)
 	defer stop()
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.callbackPanicked("OnConnected", r)
+		}
+	}()
 	return c.opts.OnConnected(ctx, &Session{cn: cn})
 }
 

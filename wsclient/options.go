@@ -42,7 +42,8 @@ type Options struct {
 
 	// Prepare, if set, is called before every connect attempt and returns
 	// the URL and header to use for it: for tokens that expire and must be
-	// fetched again. Its ctx is bounded by ConnectTimeout.
+	// fetched again. Its ctx is bounded by ConnectTimeout. An error, or a
+	// panic (recovered and logged with its stack), fails the attempt.
 	Prepare func(ctx context.Context) (url string, header http.Header, err error)
 
 	// HTTPClient makes the handshake. Nil means a client like
@@ -143,9 +144,10 @@ type Options struct {
 
 	// OnConnected runs after every connect and reconnect, before the queued
 	// messages are written: send authentication and subscriptions with
-	// s.Send, which writes ahead of the queue. An error closes the
-	// connection and counts as a failed attempt (towards MaxAttempts, and
-	// in Stats.DialErrors).
+	// s.Send, which writes ahead of the queue. An error, or a panic
+	// (recovered and logged with its stack), closes the connection and
+	// counts as a failed attempt (towards MaxAttempts, and in
+	// Stats.DialErrors).
 	//
 	// Its ctx ends at Close, when the connection fails, and ConnectTimeout
 	// after OnConnected started: wait on it (for an authentication reply,

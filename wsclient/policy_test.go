@@ -218,3 +218,33 @@ func TestShouldReconnectPanicGivesUp(t *testing.T) {
 		t.Errorf("DialErrors = %d, want 1: no attempt after the panic", n)
 	}
 }
+
+// TestCallbackPanicsFailTheAttempt has Prepare, then OnConnected, panic:
+// each panic fails its connect attempt like an error would, the client
+// gives up after MaxAttempts with the panic in its error, and the process
+// lives.
+func TestCallbackPanicsFailTheAttempt(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	for _, tt := range []struct {
+		name string
+		opts Options
+	}{
+		{"Prepare", Options{Prepare: func(context.Context) (string, http.Header, error) { panic("token bug") }}},
+		{"OnConnected", Options{URL: s.url(), OnConnected: func(context.Context, *Session) error { panic("auth bug") }}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := tt.opts
+			opts.MaxAttempts, opts.NewBackOff = 2, fastBackOff
+			c := newClient(t, opts)
+			want := "Options." + tt.name + " panicked"
+			if err := c.Connect(testCtx(t)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "2 connect attempts failed") {
+				t.Fatalf("Connect = %v, want the client to give up after 2 attempts with %q", err, want)
+			}
+			if n := c.Stats().DialErrors; n != 2 {
+				t.Errorf("DialErrors = %d, want 2", n)
+			}
+		})
+	}
+}

@@ -94,11 +94,30 @@ func (c *Client) supervise() {
 func (c *Client) shouldReconnect(info CloseInfo) (retry bool, panicked string) {
 	defer func() {
 		if r := recover(); r != nil {
-			panicked = fmt.Sprintf("Options.ShouldReconnect panicked: %v", r)
-			c.opts.Logger.Error("wsclient: "+panicked, "stack", string(debug.Stack()))
+			panicked = c.callbackPanicked("ShouldReconnect", r).Error()
 		}
 	}()
 	return c.opts.ShouldReconnect(info), ""
+}
+
+// callbackPanicked logs the stack of a panic r recovered from the option
+// named name and returns an error that says so. Callbacks that run on the
+// client's own goroutines are recovered: there, a panic would kill the
+// process, out of the caller's reach.
+func (c *Client) callbackPanicked(name string, r any) error {
+	err := fmt.Errorf("callback Options.%s panicked: %v", name, r)
+	c.opts.Logger.Error("wsclient: "+err.Error(), "stack", string(debug.Stack()))
+	return err
+}
+
+// prepare runs Options.Prepare, a panic in it returned as an error.
+func (c *Client) prepare(ctx context.Context) (u string, h http.Header, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.callbackPanicked("Prepare", r)
+		}
+	}()
+	return c.opts.Prepare(ctx)
 }
 
 func (c *Client) recordErr(err error) {
@@ -134,7 +153,7 @@ func (c *Client) dial() (*connection, CloseInfo) {
 	u, h := c.opts.URL, c.opts.Header
 	if c.opts.Prepare != nil {
 		var err error
-		if u, h, err = c.opts.Prepare(ctx); err != nil {
+		if u, h, err = c.prepare(ctx); err != nil {
 			return nil, CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: Prepare: %w", err)}
 		}
 	}
