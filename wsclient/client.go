@@ -94,7 +94,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c.base, c.stop = context.WithCancelCause(context.Background())
 	if opts.OnStateChange != nil {
-		c.events = newEvents(opts.OnStateChange)
+		c.events = newEvents(opts.OnStateChange, opts.Logger)
 	}
 	return c, nil
 }

@@ -1,6 +1,9 @@
 package wsclient
 
 import (
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 
 	"github.com/connkit/connkit/lifecycle"
@@ -11,6 +14,7 @@ import (
 // reconnect.
 type events struct {
 	fn   func(from, to lifecycle.State)
+	log  *slog.Logger
 	wake chan struct{}
 	done chan struct{}
 
@@ -19,8 +23,8 @@ type events struct {
 	closed  bool
 }
 
-func newEvents(fn func(from, to lifecycle.State)) *events {
-	e := &events{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newEvents(fn func(from, to lifecycle.State), log *slog.Logger) *events {
+	e := &events{fn: fn, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go e.loop()
 	return e
 }
@@ -45,12 +49,24 @@ func (e *events) loop() {
 		e.pending = nil
 		e.mu.Unlock()
 		for _, ev := range batch {
-			e.fn(ev[0], ev[1])
+			e.deliver(ev[0], ev[1])
 		}
 		if closed {
 			return
 		}
 	}
+}
+
+// deliver calls fn with one change. A panic in it is logged with its stack
+// and the next change is delivered: on this goroutine of the client's, it
+// would kill the process.
+func (e *events) deliver(from, to lifecycle.State) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error(fmt.Sprintf("wsclient: callback Options.OnStateChange panicked on %v -> %v: %v", from, to, r), "stack", string(debug.Stack()))
+		}
+	}()
+	e.fn(from, to)
 }
 
 // close delivers what is pending, then stops the goroutine and waits for it.

@@ -3,8 +3,12 @@ package wsclient
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/coder/websocket"
 	"github.com/connkit/connkit/internal/testenv"
+	"github.com/connkit/connkit/lifecycle"
 )
 
 // countingBackOff retries every 5ms and counts its resets.
@@ -247,4 +252,50 @@ func TestCallbackPanicsFailTheAttempt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A panicking OnStateChange is logged and the next change still delivered.
+func TestStateChangePanicIsLogged(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	var mu sync.Mutex
+	var got []string
+	var logs strings.Builder
+	c := newClient(t, Options{URL: s.url(),
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
+		OnStateChange: func(from, to lifecycle.State) {
+			mu.Lock()
+			got = append(got, to.String())
+			mu.Unlock()
+			if to == lifecycle.StateConnecting {
+				panic("callback bug")
+			}
+		}})
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(got, lifecycle.StateConnected.String()) || got[len(got)-1] != lifecycle.StateClosed.String() {
+		t.Errorf("changes delivered after the panic: %v; want connected, then closed last", got)
+	}
+	if !strings.Contains(logs.String(), "OnStateChange panicked") || !strings.Contains(logs.String(), "callback bug") {
+		t.Errorf("the panic was not logged: %s", logs.String())
+	}
+}
+
+// lockedWriter serializes writes to w, for a log handler whose output a
+// test reads while the client writes.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
