@@ -445,3 +445,38 @@ func TestSweepKeepsTheLastUsedOnTop(t *testing.T) {
 		}
 	})
 }
+
+// TestWithOnEndedCtxCostsNoConnection has callers whose ctx has ended use
+// With on a warm pool: handed a connection, fn would fail with ctx's error
+// (as a driver does on an ended ctx) and With would destroy the connection
+// as broken, so a burst of such callers would empty the pool. Acquire
+// refuses them first.
+func TestWithOnEndedCtxCostsNoConnection(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b backend
+		p := newPool(t, b.config())
+		var cs []*Conn[*fconn]
+		for range 4 {
+			cs = append(cs, mustAcquire(t, p))
+		}
+		for _, c := range cs {
+			c.Release()
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for range 8 {
+			err := p.With(ctx, func(ctx context.Context, c *fconn) error { return ctx.Err() })
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("With = %v", err)
+			}
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Idle != 4 || s.CanceledAcquires != 8 {
+			t.Errorf("after 8 With calls on an ended ctx: %d idle, %d canceled; want 4 and 8", s.Idle, s.CanceledAcquires)
+		}
+		if s := p.Stats(); s.Destroyed.Total() != 0 {
+			t.Errorf("8 With calls on an ended ctx destroyed %d connections (%+v), want 0", s.Destroyed.Total(), s.Destroyed)
+		}
+	})
+}

@@ -119,6 +119,12 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 // once instead of waiting for a dial of its own. After Close, it returns
 // ErrClosed.
 func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
+	// A caller who gave up gets nothing: handed a connection, it would
+	// fail on it with ctx's error, and With would destroy it as broken.
+	if err := ctx.Err(); err != nil {
+		p.stats.canceled.Add(1)
+		return nil, p.acquireError(ctx, err)
+	}
 	// With callers already waiting, the fast path cannot succeed (puddle's
 	// semaphore serves waiters first): skip it rather than contend for its
 	// lock.
@@ -185,7 +191,9 @@ func (p *Pool[T]) acquireError(ctx context.Context, err error) error {
 // TryAcquire borrows an idle connection if one is ready at once, and
 // returns ErrNotAvailable otherwise, without waiting. When the pool has room,
 // a dial is started in the background so that a later call finds one. ctx is
-// used only for the ping of a connection idle longer than PingAfterIdle.
+// used only for the ping of a connection idle longer than PingAfterIdle:
+// when it has ended before that ping, the connection stays idle and
+// TryAcquire returns ctx's error.
 func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
 	for {
 		if p.closed.Load() {
@@ -314,8 +322,11 @@ func (p *Pool[T]) giveBack(c *Conn[T], reuse bool, why destroyReason) {
 // tick moves the pool's clock forward to now, writing it at most once a
 // millisecond so that borrows on many CPUs rarely write the shared line.
 func (p *Pool[T]) tick(now int64) {
-	if now-p.clock.Load() > int64(time.Millisecond) {
-		p.clock.Store(now)
+	for {
+		old := p.clock.Load()
+		if now-old <= int64(time.Millisecond) || p.clock.CompareAndSwap(old, now) {
+			return // a CAS, so that a racing older now never moves it back
+		}
 	}
 }
 
