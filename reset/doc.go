@@ -24,10 +24,11 @@
 // RELEASE_ALL_LOCKS, LAST_INSERT_ID(expr) or sequence function, and no
 // second statement (a name in backquotes counts as the bare word). Comments
 // and quoted text are skipped as MySQL skips them; executable comments
-// (/*! ... */) are read as code. A statement holding a backslash is read
-// with and without backslash escapes, and with double quotes as strings and
-// as ANSI_QUOTES identifiers, since the server's sql_mode may differ from
-// the DSN's: it is clean only if every reading finds it clean. A DROP
+// (/*! ... */) are read as code, the statement after their version number
+// included. Since the server's sql_mode may differ from the DSN's, a
+// double-quoted text is also read as a name (under ANSI_QUOTES it is one),
+// and a statement holding a backslash is read with and without backslash
+// escapes: it is clean only if every reading finds it clean. A DROP
 // DATABASE is treated as a USE (it may drop the current one). Everything else
 // (SET, BEGIN, LOCK, CALL, DO, PREPARE, HANDLER, an unknown word) makes the
 // session dirty. Transactions begun and ended through database/sql (BeginTx,

@@ -67,12 +67,15 @@ var risky = []string{"TEMPORARY", "GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS
 // MySQL does: comments and quoted strings are skipped, keywords are case
 // insensitive, and a second statement after a ';' is dirty.
 //
-// Where a string ends depends on the server's sql_mode, which a session or
-// the server's own config may set without the DSN showing it: with
-// NO_BACKSLASH_ESCAPES a backslash escapes nothing, and with ANSI_QUOTES a
-// double-quoted text is an identifier, in which a backslash escapes
-// nothing either. Only a backslash makes the readings differ, so a query
-// holding one is read each way, and is dirty if any reading finds it so.
+// How a query reads depends on the server's sql_mode, which a session or
+// the server's own config may set without the DSN showing it. With
+// ANSI_QUOTES a double-quoted text is an identifier, which can name a
+// function ("GET_LOCK"(...)): double-quoted text is always read as a word
+// too, which at worst makes a string that spells a risky word dirty. With
+// NO_BACKSLASH_ESCAPES a backslash escapes nothing, and under ANSI_QUOTES
+// it escapes nothing in double quotes: where a string ends then differs
+// between readings only when the query holds a backslash, so such a query
+// is read each way, and is dirty if any reading finds it so.
 func classify(query string) effect {
 	if strings.IndexByte(query, '\\') < 0 {
 		return classifyMode(query, escapesEverywhere)
@@ -93,7 +96,13 @@ const (
 func classifyMode(query string, esc escapes) effect {
 	l := lexer{s: query, esc: esc}
 	var buf [maxHarmless]byte
-	first := upperWord(l.word(), &buf)
+	w := l.word()
+	if isDigits(w) {
+		// The version of an executable comment, /*!40000 DROP ...*/ as
+		// mysqldump writes it: the statement starts after it.
+		w = l.word()
+	}
+	first := upperWord(w, &buf)
 	switch {
 	case string(first) == "USE":
 		return effectUse
@@ -180,13 +189,14 @@ func (l *lexer) next() (string, tokKind) {
 			l.i++
 		}
 		return l.s[start:l.i], tokWord
-	case c == '`':
+	case c == '`' || c == '"':
 		// A quoted identifier can name a function as well as a bare word
-		// can: `GET_LOCK`('x', 0) takes a lock.
+		// can: `GET_LOCK`('x', 0) takes a lock, and so does "GET_LOCK"(...)
+		// under ANSI_QUOTES, where double quotes make identifiers.
 		start := l.i + 1
 		l.skipQuoted(c)
 		return l.s[start:max(start, l.i-1)], tokWord
-	case c == '\'' || c == '"':
+	case c == '\'':
 		l.skipQuoted(c)
 		return "", tokOther
 	case c == '@':
@@ -233,8 +243,10 @@ func (l *lexer) skipSpace() {
 		switch c := l.s[l.i]; {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			l.i++
-		case strings.HasPrefix(l.s[l.i:], "/*!") || strings.HasPrefix(l.s[l.i:], "/*M!"):
-			l.i += 3 // the version digits read as a word, harmless
+		case strings.HasPrefix(l.s[l.i:], "/*!"):
+			l.i += len("/*!") // the version digits read as a word
+		case strings.HasPrefix(l.s[l.i:], "/*M!"):
+			l.i += len("/*M!")
 		case strings.HasPrefix(l.s[l.i:], "/*"):
 			end := strings.Index(l.s[l.i+2:], "*/")
 			if end < 0 {
@@ -289,6 +301,16 @@ func (l *lexer) skipQuoted(q byte) {
 			l.i++
 		}
 	}
+}
+
+// isDigits reports whether w is a non-empty run of ASCII digits.
+func isDigits(w string) bool {
+	for i := range len(w) {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	return w != ""
 }
 
 func isWordByte(c byte) bool {

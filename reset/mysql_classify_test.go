@@ -153,6 +153,12 @@ func TestClassifyReadings(t *testing.T) {
 		{"drop database", "DROP DATABASE d", effectUse},
 		{"drop schema", "drop schema if exists d", effectUse},
 		{"drop table", "DROP TABLE t", effectNone},
+		{"double-quoted function", `SELECT "GET_LOCK"('connkit', 0)`, effectDirty},
+		{"a double-quoted string", `SELECT "hello" FROM t`, effectNone},
+		{"use in an executable comment", "/*!32312 USE other*/", effectUse},
+		{"drop database as mysqldump writes it", "/*!40000 DROP DATABASE IF EXISTS other*/", effectUse},
+		{"MariaDB executable comment", "/*M!100100 USE other*/", effectUse},
+		{"select in an executable comment", "/*!40101 SELECT 1 */", effectNone},
 	} {
 		if got := classify(tt.give); got != tt.want {
 			t.Errorf("%s: classify(%q) = %d, want %d", tt.name, tt.give, got, tt.want)

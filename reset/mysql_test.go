@@ -326,6 +326,7 @@ func TestMySQLHiddenLocksAreReset(t *testing.T) {
 		{"-- then CR", "", "", "SELECT 1 --\r '\n, GET_LOCK('connkit', 0) -- '"},
 		{"-- then FF", "", "", "SELECT 1 --\f '\n, GET_LOCK('connkit', 0) -- '"},
 		{"ANSI_QUOTES", "sql_mode=%27ANSI_QUOTES%27", "", `SELECT 1 AS "a\", GET_LOCK('connkit', 0) AS "b"`},
+		{"ANSI_QUOTES function name", "sql_mode=%27ANSI_QUOTES%27", "", `SELECT "GET_LOCK"('connkit', 0)`},
 		{"server-wide NO_BACKSLASH_ESCAPES", "", "NO_BACKSLASH_ESCAPES", `SELECT 'a\', GET_LOCK('connkit', 0) -- '`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,6 +359,30 @@ func TestMySQLHiddenLocksAreReset(t *testing.T) {
 				t.Errorf("the next borrower's session (%d) still holds the lock taken by %q", after, tt.query)
 			}
 		})
+	}
+}
+
+// TestMySQLUseInExecutableComment runs a USE inside an executable comment,
+// as mysqldump writes its statements: the next borrower of the same
+// connection is back in the config's database.
+func TestMySQLUseInExecutableComment(t *testing.T) {
+	e := startMariaDB(t)
+	db := openDB(t, e.srv.DSN())
+	var before, after int64
+	var name string
+	for _, q := range []string{"/*!32312 USE other*/", "/*M!100100 USE other*/"} {
+		if err := db.QueryRowContext(t.Context(), "SELECT CONNECTION_ID()").Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(t.Context(), "SELECT CONNECTION_ID(), DATABASE()").Scan(&after, &name); err != nil {
+			t.Fatal(err)
+		}
+		if after != before || name != e.srv.Database() {
+			t.Errorf("after %q the next borrower is on connection %d (was %d) in database %q, want the same connection in %q", q, after, before, name, e.srv.Database())
+		}
 	}
 }
 
