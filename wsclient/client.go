@@ -104,8 +104,9 @@ func New(opts Options) (*Client, error) {
 // and one connect attempt at a time. A failed attempt is retried in the
 // background with backoff; Connect keeps waiting until ctx ends (its error
 // then wraps ctx.Err() and says what the last attempt met), or until the
-// client gives up (the reconnect policy said no or panicked, or MaxAttempts
-// failed in a row), in which case it returns why; a refused handshake is a
+// client gives up (the reconnect policy said no or panicked, MaxAttempts
+// failed in a row, or the backoff policy stopped), in which case it
+// returns why; a refused handshake is a
 // *HandshakeError with the HTTP status.
 func (c *Client) Connect(ctx context.Context) error {
 	c.ensureStarted()
@@ -132,9 +133,8 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 }
 
-// gaveUp reports whether the client gave up connecting: the reconnect
-// policy said no, or MaxAttempts attempts failed in a row.
-// gaveUp reports whether the client gave up, and how long ago.
+// gaveUp reports whether the client gave up connecting (see giveUp), and
+// how long ago.
 func (c *Client) gaveUp() (bool, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -132,6 +132,14 @@ func (c *Client) run(cn *connection) (info CloseInfo, connected bool) {
 
 	cn.wg.Go(cn.readLoop)
 	if err := cn.onConnected(); err != nil {
+		if cn.isFailed() {
+			// The connection ended under OnConnected (the server closed it,
+			// say with 1008 to refuse a token): why it ended decides the
+			// reconnect, not the ctx error it left OnConnected with.
+			info := cn.info
+			info.Err = fmt.Errorf("wsclient: OnConnected: %w, after %w", err, info.Err)
+			return info, false
+		}
 		return CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: OnConnected: %w", err)}, false
 	}
 	c.stats.connects.Add(1)

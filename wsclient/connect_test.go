@@ -210,3 +210,32 @@ func TestPrepareRunsPerAttempt(t *testing.T) {
 		t.Errorf("handshakes: %s; want %s", got, want)
 	}
 }
+
+// TestServerCloseDuringOnConnectedKeepsItsCode has the server refuse the
+// client's authentication by closing with 1008 (policy violation) while
+// OnConnected waits on its ctx for the reply: the server's close decides,
+// and DefaultShouldReconnect does not retry 1008, so the client gives up
+// after one handshake, its error naming the close.
+func TestServerCloseDuringOnConnectedKeepsItsCode(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(n int, c *websocket.Conn) {
+		c.Close(websocket.StatusPolicyViolation, "bad token")
+	})
+	c := newClient(t, Options{URL: s.url(),
+		OnConnected: func(ctx context.Context, _ *Session) error {
+			<-ctx.Done() // waiting for the auth reply
+			return ctx.Err()
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := c.Connect(ctx)
+	if err == nil || !strings.Contains(err.Error(), "the reconnect policy said no") {
+		t.Errorf("Connect = %v, want it to give up on the server's 1008", err)
+	}
+	if err != nil && !strings.Contains(err.Error(), "bad token") {
+		t.Errorf("Connect = %v, want the server's reason in it", err)
+	}
+	if n := s.handshakes.Load(); n != 1 {
+		t.Errorf("%d handshakes, want 1 (1008 is not retried)", n)
+	}
+}

@@ -39,8 +39,9 @@
 // Any frame received is proof of life, a ping or a pong as much as a data
 // message. When the peer has been silent for PingInterval, the client
 // pings; no pong (nor any other frame) within PongTimeout and the
-// connection is taken for dead and replaced, so a peer that vanished without closing (a network that
-// stalls instead of failing) is found in PingInterval + PongTimeout.
+// connection is taken for dead and replaced, so a peer that vanished
+// without closing (a network that stalls instead of failing), which sends
+// nothing, is found in PingInterval + PongTimeout.
 //
 // # Closing
 //
