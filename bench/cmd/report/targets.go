@@ -86,27 +86,6 @@ func extraAtMost(what string, a, b cell, limit float64, goal string) target {
 	}}
 }
 
-// sumAtMost is met when the median of a is at most the sum of the medians
-// of bs: "dirty reset ≤ clean + one round trip".
-func sumAtMost(what string, a cell, bs []cell, goal string) target {
-	return target{What: what, Goal: goal, eval: func(t *table) verdict {
-		ma, ok := t.median(a.Row, a.Col, a.Unit)
-		if !ok {
-			return verdict{}
-		}
-		var sum float64
-		for _, b := range bs {
-			mb, ok := t.median(b.Row, b.Col, b.Unit)
-			if !ok {
-				return verdict{}
-			}
-			sum += mb
-		}
-		got := fmt.Sprintf("%s against %s", fmtValue(ma, a.Unit), fmtValue(sum, a.Unit))
-		return verdict{Measured: true, Met: ma <= sum, Got: got}
-	}}
-}
-
 // lessThan is met when the median of a is below the median of b.
 func lessThan(what string, a, b cell, goal string) target {
 	return target{What: what, Goal: goal, eval: func(t *table) verdict {
