@@ -47,7 +47,7 @@ var wants = []string{
 	`(?s)Close within 50ms .*closed with 1 connection\(s\) still borrowed .*by "forgotten in handleCheckout"`,
 	// shutdown and summary
 	`(?s)closed http clients .*closed wsclient .*closed websocket server .*closed echo pool .*closed echo backend .*closed guard .*closed guard's backend`,
-	`(?m)^   pool\s+acquires\s+dials\s+dial errors\s+resets\s+destroyed\s+\(why\)\n   echo\s+1289\s+\d+\s+\d+\s+0\s+\d+\s+broken \d+, close 8\n   checkout\s+1\s+1\s+0\s+0\s+1\s+close 1$`,
+	`(?m)^   pool\s+acquires\s+dials\s+dial errors\s+resets\s+destroyed\s+\(why\)\n   echo\s+12\d\d\s+\d+\s+\d+\s+0\s+\d+\s+broken \d+, close [1-8]\n   checkout\s+1\s+1\s+0\s+0\s+1\s+close 1$`,
 	`(?m)^   wsclient\s+connects\s+dial errors\s+messages out\s+messages in\s+dropped\n   echo\s+2\s+\d+\s+4\s+4\s+0$`,
 }
 
