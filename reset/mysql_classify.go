@@ -96,13 +96,7 @@ const (
 func classifyMode(query string, esc escapes) effect {
 	l := lexer{s: query, esc: esc}
 	var buf [maxHarmless]byte
-	w := l.word()
-	if isDigits(w) {
-		// The version of an executable comment, /*!40000 DROP ...*/ as
-		// mysqldump writes it: the statement starts after it.
-		w = l.word()
-	}
-	first := upperWord(w, &buf)
+	first := upperWord(l.word(), &buf)
 	switch {
 	case string(first) == "USE":
 		return effectUse
@@ -244,9 +238,9 @@ func (l *lexer) skipSpace() {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			l.i++
 		case strings.HasPrefix(l.s[l.i:], "/*!"):
-			l.i += len("/*!") // the version digits read as a word
+			l.skipVersion(len("/*!"))
 		case strings.HasPrefix(l.s[l.i:], "/*M!"):
-			l.i += len("/*M!")
+			l.skipVersion(len("/*M!"))
 		case strings.HasPrefix(l.s[l.i:], "/*"):
 			end := strings.Index(l.s[l.i+2:], "*/")
 			if end < 0 {
@@ -303,14 +297,14 @@ func (l *lexer) skipQuoted(q byte) {
 	}
 }
 
-// isDigits reports whether w is a non-empty run of ASCII digits.
-func isDigits(w string) bool {
-	for i := range len(w) {
-		if w[i] < '0' || w[i] > '9' {
-			return false
-		}
+// skipVersion skips the opener of an executable comment, n bytes, and the
+// version number after it, so that its statement is read from its first
+// word: /*!40000 DROP DATABASE x*/ as mysqldump writes it.
+func (l *lexer) skipVersion(n int) {
+	l.i += n
+	for l.i < len(l.s) && '0' <= l.s[l.i] && l.s[l.i] <= '9' {
+		l.i++
 	}
-	return w != ""
 }
 
 func isWordByte(c byte) bool {
