@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -41,17 +40,7 @@ func BenchmarkResetRoundTrips(b *testing.B) {
 					b.Fatal(err)
 				}
 				cfg.Addr = proxy.Addr()
-				db := openBenchDB(b, cfg, "connkit")
-				for b.Loop() {
-					c, err := db.Conn(ctx)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := c.ExecContext(ctx, mode.query); err != nil {
-						b.Fatal(err)
-					}
-					c.Close()
-				}
+				mysqlBorrows(b, openBenchDB(b, cfg, "connkit"), mode.query)
 			})
 		}
 	})
@@ -69,22 +58,7 @@ func BenchmarkResetRoundTrips(b *testing.B) {
 			{"dirty-reset", func(p redis.Pipeliner) { p.Select(ctx, 0) }},
 		} {
 			b.Run("Mode="+mode.name, func(b *testing.B) {
-				p := redisPool(b, client, 1, true)
-				for b.Loop() {
-					c, err := p.Acquire(ctx)
-					if err != nil {
-						b.Fatal(err)
-					}
-					_, err = c.Value().Pipelined(ctx, func(p redis.Pipeliner) error {
-						p.Get(ctx, "k")
-						mode.second(p)
-						return nil
-					})
-					if err != nil && !errors.Is(err, redis.Nil) {
-						b.Fatal(err)
-					}
-					c.Release()
-				}
+				redisBorrows(b, redisPool(b, client, 1, true), mode.second)
 			})
 		}
 	})
