@@ -29,7 +29,11 @@ func FuzzWebSocketURL(f *testing.F) {
 			t.Fatalf("WebSocket(%q): error without the checker's prefix: %v", raw, err)
 		}
 		if u, perr := url.Parse(raw); perr == nil {
-			if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) {
+			// A password that also spells the host or path is shown by
+			// them, which are not secret: only the others can be checked.
+			pw, ok := u.User.Password()
+			public := u.Scheme + u.Host + u.Path + u.Fragment + u.User.Username()
+			if ok && len(pw) >= 4 && !strings.Contains(public, pw) && strings.Contains(err.Error(), pw) {
 				t.Fatalf("WebSocket(%q): the error shows the password: %v", raw, err)
 			}
 		}
