@@ -37,11 +37,15 @@ type nameShard[A any] struct {
 // row added or removed in the middle of a short list. Any other change drops
 // the list, and the next ByName rebuilds it.
 type nameSet[A any] struct {
-	rows   map[ID]*Entry[A]
-	sorted []*Entry[A] // rows in ID order, when ordered
-	// ordered says whether sorted holds exactly the rows of the map.
-	ordered bool
+	rows map[ID]*Entry[A]
+	// sorted holds the rows in ID order, or is nil once dropped. A set
+	// always has a row (it goes with its last), so a list in step is never
+	// empty, and nil says "dropped" alone.
+	sorted []*Entry[A]
 }
+
+// ordered reports whether the list is in step with the map.
+func (set *nameSet[A]) ordered() bool { return set.sorted != nil }
 
 // maxShift is the longest list whose middle put and remove shift elements
 // to keep it in step (a few hundred nanoseconds at most); past it they drop
@@ -72,11 +76,11 @@ func (x *nameIndex[A]) put(old, e *Entry[A]) {
 	defer s.mu.Unlock()
 	set := s.sets[e.Name]
 	if set == nil {
-		set = &nameSet[A]{rows: make(map[ID]*Entry[A]), ordered: true}
+		set = &nameSet[A]{rows: make(map[ID]*Entry[A]), sorted: make([]*Entry[A], 0, 1)}
 		s.sets[e.Name] = set
 	}
 	set.rows[e.ID] = e
-	if !set.ordered {
+	if !set.ordered() {
 		return
 	}
 	i, found := set.search(e.ID)
@@ -107,7 +111,7 @@ func (x *nameIndex[A]) remove(e *Entry[A]) {
 		delete(s.sets, e.Name)
 		return
 	}
-	if !set.ordered {
+	if !set.ordered() {
 		return
 	}
 	switch i, found := set.search(e.ID); {
@@ -133,7 +137,6 @@ func (set *nameSet[A]) search(id ID) (int, bool) {
 // drop lets go of the ordered list until the next ByName rebuilds it.
 func (set *nameSet[A]) drop() {
 	set.sorted = nil
-	set.ordered = false
 }
 
 // order rebuilds the ordered list. The caller holds the shard's write lock.
@@ -143,7 +146,6 @@ func (set *nameSet[A]) order() {
 		set.sorted = append(set.sorted, e)
 	}
 	slices.SortFunc(set.sorted, func(a, b *Entry[A]) int { return cmp.Compare(a.ID, b.ID) })
-	set.ordered = true
 }
 
 // byName returns copies of the rows filed under name, in ID order.
@@ -151,12 +153,12 @@ func (x *nameIndex[A]) byName(name string) []Entry[A] {
 	s := x.shard(name)
 	s.mu.RLock()
 	set := s.sets[name]
-	if set != nil && !set.ordered {
+	if set != nil && !set.ordered() {
 		// Rebuild under the write lock; another ByName may have done it
 		// in between, or the rows changed.
 		s.mu.RUnlock()
 		s.mu.Lock()
-		if set = s.sets[name]; set != nil && !set.ordered {
+		if set = s.sets[name]; set != nil && !set.ordered() {
 			set.order()
 		}
 		s.mu.Unlock()
@@ -177,7 +179,7 @@ func (set *nameSet[A]) copyOut() []Entry[A] {
 		return nil
 	}
 	out := make([]Entry[A], 0, len(set.rows))
-	if set.ordered {
+	if set.ordered() {
 		for _, e := range set.sorted {
 			out = append(out, *e) // entries are immutable once stored
 		}

@@ -145,13 +145,7 @@ func TestRecoverWithoutCallerSeeingDeadConnection(t *testing.T) {
 		cfg.Ping = b.ping
 		cfg.PingAfterIdle = time.Second
 		p := newPool(t, cfg)
-		var conns []*Conn[*fconn]
-		for range 4 {
-			conns = append(conns, mustAcquire(t, p))
-		}
-		for _, c := range conns {
-			c.Release()
-		}
+		openIdle(t, p, 4)
 		// The backend restarts: every idle connection is dead.
 		b.set(func(b *backend) { b.gen++ })
 		time.Sleep(5 * time.Second)

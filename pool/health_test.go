@@ -250,13 +250,7 @@ func TestCallerWhoGaveUpCostsNoConnection(t *testing.T) {
 		}
 		cfg.PingAfterIdle = time.Second
 		p := newPool(t, cfg)
-		var cs []*Conn[*fconn]
-		for range 4 {
-			cs = append(cs, mustAcquire(t, p))
-		}
-		for _, c := range cs {
-			c.Release()
-		}
+		openIdle(t, p, 4)
 		time.Sleep(2 * time.Second) // all four idle past PingAfterIdle
 
 		ctx, cancel := context.WithCancel(context.Background())
@@ -456,13 +450,7 @@ func TestWithOnEndedCtxCostsNoConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var b backend
 		p := newPool(t, b.config())
-		var cs []*Conn[*fconn]
-		for range 4 {
-			cs = append(cs, mustAcquire(t, p))
-		}
-		for _, c := range cs {
-			c.Release()
-		}
+		openIdle(t, p, 4)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for range 8 {

@@ -148,6 +148,19 @@ func mustAcquire(t *testing.T, p *Pool[*fconn]) *Conn[*fconn] {
 }
 
 // waitFor polls cond until it holds, failing the test after a while.
+// openIdle borrows n connections at once and gives them all back, so that
+// p holds n open, idle connections.
+func openIdle(t *testing.T, p *Pool[*fconn], n int) {
+	t.Helper()
+	var cs []*Conn[*fconn]
+	for range n {
+		cs = append(cs, mustAcquire(t, p))
+	}
+	for _, c := range cs {
+		c.Release()
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -175,7 +175,7 @@ func (cn *connection) onConnected() (err error) {
 	defer stop()
 	defer func() {
 		if r := recover(); r != nil {
-			err = c.callbackPanicked("OnConnected", r)
+			err = callbackPanicked(c.opts.Logger, "OnConnected", r)
 		}
 	}()
 	return c.opts.OnConnected(ctx, &Session{cn: cn})

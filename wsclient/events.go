@@ -3,7 +3,6 @@ package wsclient
 import (
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 
 	"github.com/connkit/connkit/lifecycle"
@@ -63,7 +62,7 @@ func (e *events) loop() {
 func (e *events) deliver(from, to lifecycle.State) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.log.Error(fmt.Sprintf("wsclient: callback Options.OnStateChange panicked on %v -> %v: %v", from, to, r), "stack", string(debug.Stack()))
+			callbackPanicked(e.log, "OnStateChange", fmt.Sprintf("%v, on %v -> %v", r, from, to))
 		}
 	}()
 	e.fn(from, to)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -94,19 +95,19 @@ func (c *Client) supervise() {
 func (c *Client) shouldReconnect(info CloseInfo) (retry bool, panicked string) {
 	defer func() {
 		if r := recover(); r != nil {
-			panicked = c.callbackPanicked("ShouldReconnect", r).Error()
+			panicked = callbackPanicked(c.opts.Logger, "ShouldReconnect", r).Error()
 		}
 	}()
 	return c.opts.ShouldReconnect(info), ""
 }
 
-// callbackPanicked logs the stack of a panic r recovered from the option
-// named name and returns an error that says so. Callbacks that run on the
+// callbackPanicked logs a panic r, recovered from the option named name,
+// with its stack to log, and returns an error that says so. Callbacks that run on the
 // client's own goroutines are recovered: there, a panic would kill the
 // process, out of the caller's reach.
-func (c *Client) callbackPanicked(name string, r any) error {
+func callbackPanicked(log *slog.Logger, name string, r any) error {
 	err := fmt.Errorf("callback Options.%s panicked: %v", name, r)
-	c.opts.Logger.Error("wsclient: "+err.Error(), "stack", string(debug.Stack()))
+	log.Error("wsclient: "+err.Error(), "stack", string(debug.Stack()))
 	return err
 }
 
@@ -114,7 +115,7 @@ func (c *Client) callbackPanicked(name string, r any) error {
 func (c *Client) prepare(ctx context.Context) (u string, h http.Header, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = c.callbackPanicked("Prepare", r)
+			err = callbackPanicked(c.opts.Logger, "Prepare", r)
 		}
 	}()
 	return c.opts.Prepare(ctx)
