@@ -70,7 +70,14 @@ var specs = []*spec{
 			"-test.benchtime 300ms`, then `benchstat old=old.txt new=new.txt`. On 2026-11-30: the " +
 			"handle slab held by the idle connection instead of read through a weak pointer took " +
 			"an uncontended borrow from 423 to 356 ns (p=0.002), and the borrow-ID counter on a " +
-			"cache line of its own 8.8% off the rest (p=0.035).",
+			"cache line of its own 8.8% off the rest (p=0.035). Borrow IDs counted per " +
+			"connection instead of per pool (no counter shared between CPUs) made no " +
+			"difference, 365 against 351 ns (p=0.96), and were not kept. Where an " +
+			"uncontended borrow's time goes, on 2026-11-30's machine (`go test -run '^$' -bench " +
+			"'AcquireRelease/Size=8/Goroutines=2/Ctx=background/Impl=connkit$' -benchtime 3s " +
+			"-cpuprofile cpu.out .`, then `go tool pprof -top cpu.out`): about half in puddle's " +
+			"mutex (spinning, Lock, Unlock), and about a tenth in the one monotonic clock read " +
+			"per borrow, which is slow on that virtual machine.",
 		Column: "Impl", Base: "connkit",
 		Targets: []target{
 			ratioAtMost("uncontended, background ctx: connkit/puddle", uncontendedBG, "puddle", 1.15, "", "pool uncontended vs puddle (bg)"),
@@ -245,7 +252,13 @@ var specs = []*spec{
 		Prose: "One op reads a row by ID from a table of 100k rows, from parallel goroutines. " +
 			"`connmgr` is connkit's typed table; `map-rwmutex` is a map guarded by a " +
 			"`sync.RWMutex`, the table a Go programmer writes first; `sync-map` is a " +
-			"`sync.Map`. All hold the same `Entry` struct. `B/row` is the heap each row costs.",
+			"`sync.Map`. All hold the same `Entry` struct. `B/row` is the heap each row costs. " +
+			"A connmgr row is a pointer (so that ByName copies rows without the row locks): " +
+			"one cache miss more than a row stored in the map, which the contention of two " +
+			"CPUs on the single RWMutex hides. Medians move with the machine here: ten " +
+			"alternating runs on 2026-11-30 (`go test -c`, then `-test.bench " +
+			"'ConnmgrGet/Rows=100k/Impl=(connmgr|map-rwmutex)$' -test.benchtime 300ms`) gave " +
+			"1.12x (p=0.19), and single runs ranged from 113 to 540 ns.",
 		Column: "Impl", Base: "connmgr",
 		Targets: []target{
 			ratioAtMost("connmgr/map-rwmutex", "Rows=100k", "map-rwmutex", 1.2, "", "connmgr Get vs map+RWMutex"),
