@@ -46,6 +46,7 @@ func (p *Pool[T]) construct(ctx context.Context) (*entry[T], error) {
 	p.outcomes++
 	p.lastFail, p.probing, p.lastDialErr = nil, false, ""
 	p.entries[e] = struct{}{}
+	p.open.Add(1)
 	p.mu.Unlock()
 	if recovered {
 		p.wakeMaintainer()

@@ -147,7 +147,6 @@ func mustAcquire(t *testing.T, p *Pool[*fconn]) *Conn[*fconn] {
 	return c
 }
 
-// waitFor polls cond until it holds, failing the test after a while.
 // openIdle borrows n connections at once and gives them all back, so that
 // p holds n open, idle connections.
 func openIdle(t *testing.T, p *Pool[*fconn], n int) {
@@ -161,6 +160,7 @@ func openIdle(t *testing.T, p *Pool[*fconn], n int) {
 	}
 }
 
+// waitFor polls cond until it holds, failing the test after a while.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -103,6 +103,68 @@ func TestMaxSizeNeverExceeded(t *testing.T) {
 	}
 }
 
+// A caller who finds every connection borrowed yields a few times before it
+// parks. One served while yielding waited all the same, and counts as an
+// empty acquire with its wait, as a parked one does.
+func TestBriefWaitCountsAsEmptyAcquire(t *testing.T) {
+	t.Parallel()
+	var b backend
+	cfg := b.config()
+	cfg.MaxSize = 1
+	p := newPool(t, cfg)
+	openIdle(t, p, 1)
+	for i := 0; p.stats.spunAcquires.Load() == 0; i++ {
+		if i == 1000 {
+			t.Fatal("in 1000 tries, no caller was served while yielding: every one parked")
+		}
+		c := mustAcquire(t, p)
+		before, spun := p.Stats(), p.stats.spunAcquires.Load()
+		go c.Release() // runnable while the next Acquire yields
+		c2 := mustAcquire(t, p)
+		c2.Release()
+		after := p.Stats()
+		if p.stats.spunAcquires.Load() == spun {
+			continue // it found the connection idle, or parked
+		}
+		if n := after.EmptyAcquires - before.EmptyAcquires; n != 1 {
+			t.Errorf("a caller served while yielding added %d empty acquires, want 1", n)
+		}
+		if after.AcquireWait <= before.AcquireWait {
+			t.Errorf("a caller served while yielding added no acquire wait (%v, then %v)", before.AcquireWait, after.AcquireWait)
+		}
+	}
+}
+
+// Yielding never takes a connection from a caller who parked first:
+// puddle's semaphore serves parked callers in order.
+func TestParkedCallerServedBeforeNewcomer(t *testing.T) {
+	t.Parallel()
+	var b backend
+	cfg := b.config()
+	cfg.MaxSize = 1
+	p := newPool(t, cfg)
+	held := mustAcquire(t, p)
+	got := make(chan string, 2)
+	acquire := func(who string) {
+		c, err := p.Acquire(testCtx(t))
+		if err != nil {
+			t.Error(err)
+			got <- who
+			return
+		}
+		got <- who
+		time.Sleep(5 * time.Millisecond) // long enough for the other to park
+		c.Release()
+	}
+	go acquire("parked")
+	waitFor(t, "the first caller to park", func() bool { return p.Stats().Waiting == 1 })
+	go acquire("newcomer") // yields, then parks behind the first
+	held.Release()
+	if first, second := <-got, <-got; first != "parked" || second != "newcomer" {
+		t.Errorf("served %s, then %s; want the parked caller first", first, second)
+	}
+}
+
 func TestCallerCancelMidDialLeavesConnIdle(t *testing.T) {
 	t.Parallel()
 	var b backend

@@ -80,13 +80,18 @@ type Inspector interface {
 
 // counters are the pool's own counters, beside puddle's.
 type counters struct {
-	waiting    atomic.Int64
-	timeouts   atomic.Int64
-	canceled   atomic.Int64 // ended by ctx in checkout, after puddle's acquire
-	dials      atomic.Int64
-	dialErrors atomic.Int64
-	resets     atomic.Int64
-	destroyed  [numReasons]atomic.Int64
+	waiting  atomic.Int64
+	timeouts atomic.Int64
+	canceled atomic.Int64 // ended by ctx in checkout, after puddle's acquire
+	// spunAcquires counts the acquires that found every connection
+	// borrowed and got one by yielding (see acquireSpins); spunWait is
+	// their wait in nanoseconds. Puddle counts neither as an empty acquire.
+	spunAcquires atomic.Int64
+	spunWait     atomic.Int64
+	dials        atomic.Int64
+	dialErrors   atomic.Int64
+	resets       atomic.Int64
+	destroyed    [numReasons]atomic.Int64
 }
 
 // Name returns the pool's name.
@@ -105,8 +110,8 @@ func (p *Pool[T]) Stats() Stats {
 		Open:             int(ps.TotalResources() - ps.ConstructingResources()),
 		Waiting:          int(p.stats.waiting.Load()),
 		Acquires:         ps.AcquireCount(),
-		EmptyAcquires:    ps.EmptyAcquireCount(),
-		AcquireWait:      ps.AcquireDuration(),
+		EmptyAcquires:    ps.EmptyAcquireCount() + p.stats.spunAcquires.Load(),
+		AcquireWait:      ps.AcquireDuration() + time.Duration(p.stats.spunWait.Load()),
 		CanceledAcquires: ps.CanceledAcquireCount() + p.stats.canceled.Load(),
 		Timeouts:         p.stats.timeouts.Load(),
 		Dials:            p.stats.dials.Load(),
