@@ -57,7 +57,7 @@ func roundSig(v float64) float64 {
 // fmtValue formats a median in unit: a time for ns/op, a bare number
 // otherwise (the table's heading names the unit).
 func fmtValue(v float64, unit string) string {
-	if unit == "ns/op" {
+	if unit == "ns/op" || strings.HasSuffix(unit, "-ns/rt") {
 		return fmtNanos(v)
 	}
 	return fmtNum(roundSig(v))

@@ -61,6 +61,20 @@ func cellRatioAtMost(what string, a, b cell, limit float64, chart string) target
 	}}
 }
 
+// pairedRatioAtMost is met when the median of a ratio that each run
+// measures itself (unit, such as "wsclient/coder", from two clients timed in
+// the same moments) is at most limit.
+func pairedRatioAtMost(what, row, col, unit string, limit float64, chart string) target {
+	return target{What: what, Goal: "≤ " + fmtRatio(limit), Chart: chart, Limit: limit, eval: func(t *table) verdict {
+		s, ok := t.summary(row, col, unit)
+		if !ok {
+			return verdict{}
+		}
+		got := fmt.Sprintf("%s (median of %d paired runs)", fmtRatio(s.Median), s.N)
+		return verdict{Measured: true, Met: s.Median <= limit, Got: got, Ratio: s.Median}
+	}}
+}
+
 // atMost is met when the median of one cell is at most limit.
 func atMost(what, row, col, unit string, limit float64, goal string) target {
 	return target{What: what, Goal: goal, eval: func(t *table) verdict {

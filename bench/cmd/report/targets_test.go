@@ -29,3 +29,25 @@ func TestCellRatioAtMost(t *testing.T) {
 		t.Errorf("a column with no runs = %+v, want not measured", v)
 	}
 }
+
+func TestPairedRatioAtMost(t *testing.T) {
+	sp := &spec{Bench: "BenchmarkP", Base: "paired"}
+	var results []result
+	for _, r := range []float64{1.02, 1.20, 1.05, 0.98, 1.07} {
+		results = append(results, result{Name: "BenchmarkP/Size=64",
+			Values: map[string]float64{"ns/op": 100, "a/b": r}, Units: []string{"ns/op", "a/b"}})
+	}
+	tb, err := newTable(sp, results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := pairedRatioAtMost("a/b", "Size=64", "paired", "a/b", 1.10, "").check(tb); !v.Measured || !v.Met || v.Ratio != 1.05 || v.Got != "1.05x (median of 5 paired runs)" {
+		t.Errorf("median 1.05 against ≤ 1.10x = %+v, want measured and met at 1.05", v)
+	}
+	if v := pairedRatioAtMost("a/b", "Size=64", "paired", "a/b", 1.04, "").check(tb); !v.Measured || v.Met {
+		t.Errorf("median 1.05 against ≤ 1.04x = %+v, want measured and missed", v)
+	}
+	if v := pairedRatioAtMost("c/d", "Size=64", "paired", "c/d", 1.10, "").check(tb); v.Measured {
+		t.Errorf("a unit with no runs = %+v, want not measured", v)
+	}
+}
