@@ -42,6 +42,14 @@ var ErrDiscard = errors.New("reset: connection cannot be reset; discard it")
 // a probe of its own, once a second, gets through, so recovery after a long
 // outage can take up to a second longer than the pool's backoff says.
 //
+// On RESP3 (Options.Protocol 3, go-redis's default), go-redis checks a
+// dedicated connection's socket for push notifications after every command
+// (a recvfrom syscall with MSG_PEEK), a check its pooled client skips for a
+// connection put back into its pool less than 5s before: a GET through a
+// *redis.Conn costs two of these syscalls, one through client.Get one
+// (go-redis v9.22). With Protocol 2 there is none. A reset restores the
+// client's own protocol: its HELLO sends Options.Protocol.
+//
 // A Redis is safe for concurrent use; each *redis.Conn, like any
 // *redis.Conn, is for one goroutine at a time.
 type Redis struct {
