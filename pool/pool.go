@@ -109,9 +109,9 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 // if it sat idle longer than PingAfterIdle), else a new one when the pool has
 // room, else the next one released. Connections past their lifetime or idle
 // limit, or that fail the ping, are destroyed on the way, invisibly to the
-// caller. Callers waiting for a release are served in order; a caller who
-// finds every connection borrowed first yields the CPU a few times, so that
-// when borrows are short it gets one without parking.
+// caller. A caller who finds every connection borrowed first yields the CPU
+// a few times, so that when borrows are short it gets one without parking;
+// callers already parked are served first, in the order they parked.
 //
 // ctx (and AcquireTimeout) bound only the wait: a dial this caller started
 // goes on, and its connection is left idle for the next caller. A caller
@@ -167,8 +167,17 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 		}
 		spins++
 		runtime.Gosched()
+		if err := ctx.Err(); err != nil {
+			p.stats.canceled.Add(1)
+			return nil, p.acquireError(ctx, err)
+		}
 	}
-	return p.acquireSlow(ctx)
+	var waited time.Duration
+	if spins > 0 {
+		waited = time.Duration(monotime() - start)
+		p.stats.spunWait.Add(int64(waited)) // puddle times only the wait that follows
+	}
+	return p.acquireSlow(ctx, waited)
 }
 
 // acquireSpins is how many times Acquire yields for a connection to come
@@ -176,15 +185,16 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 // nanoseconds, against a wake-up of a parked caller.
 const acquireSpins = 4
 
-// acquireSlow waits for a connection, bounded by ctx and AcquireTimeout.
-// Close wakes it by freeing the slots of the borrowed connections (see
-// detachBorrowed), so waiting costs nothing beyond puddle's own wait.
-func (p *Pool[T]) acquireSlow(ctx context.Context) (*Conn[T], error) {
+// acquireSlow waits for a connection, bounded by ctx and by what is left
+// of AcquireTimeout after the caller already waited for waited. Close wakes
+// it by freeing the slots of the borrowed connections (see detachBorrowed),
+// so waiting costs nothing beyond puddle's own wait.
+func (p *Pool[T]) acquireSlow(ctx context.Context, waited time.Duration) (*Conn[T], error) {
 	p.stats.waiting.Add(1)
 	defer p.stats.waiting.Add(-1)
 	if p.cfg.AcquireTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.AcquireTimeout-waited)
 		defer cancel()
 	}
 	for {

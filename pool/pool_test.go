@@ -136,32 +136,69 @@ func TestBriefWaitCountsAsEmptyAcquire(t *testing.T) {
 }
 
 // Yielding never takes a connection from a caller who parked first:
-// puddle's semaphore serves parked callers in order.
+// puddle's semaphore serves parked callers in order. The connection comes
+// back at moments from before the newcomer starts to after it parks.
 func TestParkedCallerServedBeforeNewcomer(t *testing.T) {
 	t.Parallel()
 	var b backend
 	cfg := b.config()
 	cfg.MaxSize = 1
 	p := newPool(t, cfg)
-	held := mustAcquire(t, p)
-	got := make(chan string, 2)
-	acquire := func(who string) {
-		c, err := p.Acquire(testCtx(t))
-		if err != nil {
-			t.Error(err)
+	for round := range 20 {
+		held := mustAcquire(t, p)
+		got := make(chan string, 2)
+		acquire := func(who string) {
+			c, err := p.Acquire(testCtx(t))
 			got <- who
-			return
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond) // long enough for the other to park
+			c.Release()
 		}
-		got <- who
-		time.Sleep(5 * time.Millisecond) // long enough for the other to park
-		c.Release()
+		go acquire("parked")
+		waitFor(t, "the first caller to park", func() bool { return p.Stats().Waiting == 1 })
+		time.Sleep(5 * time.Millisecond) // from the Waiting count into puddle's queue
+		go acquire("newcomer")
+		for start := time.Now(); time.Since(start) < time.Duration(round)*time.Microsecond; {
+			// the newcomer checks, yields or parks meanwhile
+		}
+		held.Release()
+		if first, second := <-got, <-got; first != "parked" || second != "newcomer" {
+			t.Fatalf("round %d: served %s, then %s; want the parked caller first", round, first, second)
+		}
 	}
-	go acquire("parked")
-	waitFor(t, "the first caller to park", func() bool { return p.Stats().Waiting == 1 })
-	go acquire("newcomer") // yields, then parks behind the first
-	held.Release()
-	if first, second := <-got, <-got; first != "parked" || second != "newcomer" {
-		t.Errorf("served %s, then %s; want the parked caller first", first, second)
+}
+
+// A caller whose ctx ends while it yields gets nothing, as one whose ctx
+// ended before Acquire: handed a connection, it would fail on it, and With
+// would destroy it.
+func TestCanceledWhileYieldingGetsNothing(t *testing.T) {
+	t.Parallel()
+	var b backend
+	cfg := b.config()
+	cfg.MaxSize = 1
+	p := newPool(t, cfg)
+	openIdle(t, p, 1)
+	got := 0
+	for range 500 {
+		c := mustAcquire(t, p)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { cancel(); c.Release() }() // ctx ends before the release
+		if c2, err := p.Acquire(ctx); err == nil {
+			got++
+			c2.Release()
+		} else if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Acquire = %v, want context.Canceled", err)
+		}
+		cancel()
+	}
+	// A caller whose ctx ends between Acquire's first look at it and its
+	// first try may get the connection, rightly: a rare few. A caller who
+	// yields unaware of its ctx gets nearly every one.
+	if got > 5 {
+		t.Errorf("%d of 500 callers whose ctx ended before the release got a connection", got)
 	}
 }
 

@@ -84,8 +84,9 @@ type counters struct {
 	timeouts atomic.Int64
 	canceled atomic.Int64 // ended by ctx in checkout, after puddle's acquire
 	// spunAcquires counts the acquires that found every connection
-	// borrowed and got one by yielding (see acquireSpins); spunWait is
-	// their wait in nanoseconds. Puddle counts neither as an empty acquire.
+	// borrowed and got one by yielding (see acquireSpins), which puddle
+	// does not count as empty; spunWait is the time acquires spent
+	// yielding, in nanoseconds, which puddle does not time.
 	spunAcquires atomic.Int64
 	spunWait     atomic.Int64
 	dials        atomic.Int64
