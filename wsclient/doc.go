@@ -66,10 +66,10 @@
 // sees the peer's close): one goroutine hand-off per message, which on a
 // multi-core machine usually wakes another CPU. Timed in the same moments
 // as raw coder on a 2-core virtual machine, an echo round trip through Recv
-// took 1.11x raw coder's with 64-byte messages and 1.16x with 4 KiB ones.
+// took 1.11x to 1.16x raw coder's (64-byte and 4 KiB messages, two runs).
 // Options.OnMessage takes the messages on the reader goroutine itself, with
 // no hand-off; a client that replies from it (an echo, a bot answering a
-// command) took 1.01x raw coder's at both sizes. Use it for high-rate
+// command) took 1.01x to 1.03x raw coder's. Use it for high-rate
 // streams whose messages are handled quickly; use Recv when the handling is
 // slow or belongs to another goroutine anyway.
 package wsclient
