@@ -105,6 +105,14 @@ func (b *backend) config() Config[*fconn] {
 	}
 }
 
+// oneConn returns b's config for a pool of one connection, so that every
+// second borrower waits.
+func oneConn(b *backend) Config[*fconn] {
+	cfg := b.config()
+	cfg.MaxSize = 1
+	return cfg
+}
+
 // mustNew returns New(cfg), failing the test on error. The test closes it.
 func mustNew(t *testing.T, cfg Config[*fconn]) *Pool[*fconn] {
 	t.Helper()

@@ -108,10 +108,7 @@ func TestMaxSizeNeverExceeded(t *testing.T) {
 // empty acquire with its wait, as a parked one does.
 func TestBriefWaitCountsAsEmptyAcquire(t *testing.T) {
 	t.Parallel()
-	var b backend
-	cfg := b.config()
-	cfg.MaxSize = 1
-	p := newPool(t, cfg)
+	p := newPool(t, oneConn(new(backend)))
 	openIdle(t, p, 1)
 	for i := 0; p.stats.spunAcquires.Load() == 0; i++ {
 		if i == 1000 {
@@ -140,10 +137,7 @@ func TestBriefWaitCountsAsEmptyAcquire(t *testing.T) {
 // back at moments from before the newcomer starts to after it parks.
 func TestParkedCallerServedBeforeNewcomer(t *testing.T) {
 	t.Parallel()
-	var b backend
-	cfg := b.config()
-	cfg.MaxSize = 1
-	p := newPool(t, cfg)
+	p := newPool(t, oneConn(new(backend)))
 	for round := range 20 {
 		held := mustAcquire(t, p)
 		got := make(chan string, 2)
@@ -176,10 +170,7 @@ func TestParkedCallerServedBeforeNewcomer(t *testing.T) {
 // would destroy it.
 func TestCanceledWhileYieldingGetsNothing(t *testing.T) {
 	t.Parallel()
-	var b backend
-	cfg := b.config()
-	cfg.MaxSize = 1
-	p := newPool(t, cfg)
+	p := newPool(t, oneConn(new(backend)))
 	openIdle(t, p, 1)
 	got := 0
 	for range 500 {
