@@ -121,8 +121,10 @@ func TestWebSocket(t *testing.T) {
 		}
 	}
 
-	down := s.url(s.user, s.pass, s.token)
+	// The server's own port, once closed, may be taken by a parallel test
+	// (it once answered with a reset): the same URL on a refusing port.
 	s.Close()
+	down := strings.Replace(s.url(s.user, s.pass, s.token), strings.TrimPrefix(s.URL, "http://"), testenv.RefusedAddr(t), 1)
 	err := health.WebSocket(down).Check(testCtx(t))
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("server down: %v; want a refused connect", err)
