@@ -91,54 +91,25 @@ func pairedRecv(b *testing.B, url string, msg []byte) {
 	reportPaired(b, ws, coder)
 }
 
-// pairedOnMessage runs the pairs on wsclient's reader goroutine: the
-// handler takes the echo, does coder's round trip, then sends the next
-// message, so that neither client's round trip hands a message between
-// goroutines.
+// pairedOnMessage runs the pairs on wsclient's reader goroutine: before
+// each message it sends, the handler ends the timing of the previous echo
+// and does coder's round trip, so that neither client's round trip hands a
+// message between goroutines.
 func pairedOnMessage(b *testing.B, url string, msg []byte) {
-	ctx := context.Background()
 	raw := dialCoderEcho(b, url, msg)
 	var (
-		c         *wsclient.Client
-		n         int
 		start     time.Time
 		ws, coder time.Duration
-		fail      error
-		done      = make(chan struct{})
 	)
-	c = newWSClient(b, wsclient.Options{URL: url, OnMessage: func(m wsclient.Message) {
-		ws += time.Since(start)
-		n++
-		switch {
-		case len(m.Data) != len(msg):
-			fail = fmt.Errorf("OnMessage got %d bytes, sent %d", len(m.Data), len(msg))
-		case n < b.N:
-			var d time.Duration
-			if d, fail = raw.roundTrip(ctx); fail != nil {
-				break
-			}
-			coder += d
-			start = time.Now()
-			if fail = c.Send(ctx, wsclient.MessageBinary, msg); fail == nil {
-				return
-			}
+	echoOnMessage(b, url, msg, func() error {
+		if !start.IsZero() {
+			ws += time.Since(start)
 		}
-		close(done)
-	}})
-	connectWSClient(b, c)
-	b.ResetTimer()
-	start = time.Now()
-	if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
-		b.Fatal(err)
-	}
-	<-done
-	b.StopTimer()
-	if fail != nil {
-		b.Fatal(fail)
-	}
-	d, err := raw.roundTrip(ctx) // the pair of the last message
-	if err != nil {
-		b.Fatal(err)
-	}
-	reportPaired(b, ws, coder+d)
+		d, err := raw.roundTrip(context.Background())
+		coder += d
+		start = time.Now()
+		return err
+	})
+	ws += time.Since(start) // the last echo, whose handler sends nothing
+	reportPaired(b, ws, coder)
 }

@@ -150,6 +150,13 @@ func echoWSClient(b *testing.B, url string, msg []byte) {
 // next message from the reader goroutine: a client that reacts to each
 // message, with no goroutine hand-off per round trip.
 func echoWSClientOnMessage(b *testing.B, url string, msg []byte) {
+	echoOnMessage(b, url, msg, nil)
+}
+
+// echoOnMessage makes b.N echo round trips through a client that receives
+// in Options.OnMessage and sends each next message from there. beforeSend,
+// when set, runs on the same goroutine before each message is sent.
+func echoOnMessage(b *testing.B, url string, msg []byte, beforeSend func() error) {
 	ctx := context.Background()
 	var (
 		c    *wsclient.Client
@@ -157,13 +164,21 @@ func echoWSClientOnMessage(b *testing.B, url string, msg []byte) {
 		fail error
 		done = make(chan struct{})
 	)
+	send := func() error {
+		if beforeSend != nil {
+			if err := beforeSend(); err != nil {
+				return err
+			}
+		}
+		return c.Send(ctx, wsclient.MessageBinary, msg)
+	}
 	c = newWSClient(b, wsclient.Options{URL: url, OnMessage: func(m wsclient.Message) {
 		n++
 		switch {
 		case len(m.Data) != len(msg):
 			fail = fmt.Errorf("OnMessage got %d bytes, sent %d", len(m.Data), len(msg))
 		case n < b.N:
-			if fail = c.Send(ctx, wsclient.MessageBinary, msg); fail == nil {
+			if fail = send(); fail == nil {
 				return
 			}
 		}
@@ -171,7 +186,7 @@ func echoWSClientOnMessage(b *testing.B, url string, msg []byte) {
 	}})
 	connectWSClient(b, c) // after c is set: the handler uses it
 	b.ResetTimer()
-	if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
+	if err := send(); err != nil {
 		b.Fatal(err)
 	}
 	<-done
