@@ -69,7 +69,6 @@ func (x *nameIndex[A]) shard(name string) *nameShard[A] {
 func (x *nameIndex[A]) put(old, e *Entry[A]) {
 	if old != nil && old.Name != e.Name {
 		x.remove(old)
-		old = nil
 	}
 	s := x.shard(e.Name)
 	s.mu.Lock()
@@ -152,43 +151,33 @@ func (set *nameSet[A]) order() {
 func (x *nameIndex[A]) byName(name string) []Entry[A] {
 	s := x.shard(name)
 	s.mu.RLock()
+	if set := s.sets[name]; set == nil || set.ordered() {
+		out := set.copyOut()
+		s.mu.RUnlock()
+		return out
+	}
+	// The list was dropped: rebuild it under the write lock, unless another
+	// ByName did in between.
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	set := s.sets[name]
 	if set != nil && !set.ordered() {
-		// Rebuild under the write lock; another ByName may have done it
-		// in between, or the rows changed.
-		s.mu.RUnlock()
-		s.mu.Lock()
-		if set = s.sets[name]; set != nil && !set.ordered() {
-			set.order()
-		}
-		s.mu.Unlock()
-		s.mu.RLock()
-		set = s.sets[name]
-		// A put or remove between Unlock and RLock can drop the list
-		// again; then this ByName walks the map itself.
+		set.order()
 	}
-	out := set.copyOut()
-	s.mu.RUnlock()
-	return out
+	return set.copyOut()
 }
 
 // copyOut returns copies of the set's rows in ID order. The caller holds
-// the shard's lock, at least for reading.
+// the shard's lock, at least for reading, and the set is ordered.
 func (set *nameSet[A]) copyOut() []Entry[A] {
 	if set == nil || len(set.rows) == 0 {
 		return nil
 	}
-	out := make([]Entry[A], 0, len(set.rows))
-	if set.ordered() {
-		for _, e := range set.sorted {
-			out = append(out, *e) // entries are immutable once stored
-		}
-		return out
+	out := make([]Entry[A], 0, len(set.sorted))
+	for _, e := range set.sorted {
+		out = append(out, *e) // entries are immutable once stored
 	}
-	for _, e := range set.rows {
-		out = append(out, *e)
-	}
-	slices.SortFunc(out, func(a, b Entry[A]) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
