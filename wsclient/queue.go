@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/coder/websocket"
 )
@@ -19,20 +18,14 @@ var ErrQueueFull = errors.New("wsclient: send queue full")
 // received message has been read.
 var ErrClosed = errors.New("wsclient: client closed")
 
-// Message states.
-const (
-	msgQueued    int32 = iota
-	msgClaimed         // taken by the writer: it will be written or fail
-	msgAbandoned       // its Send gave up while it was queued, or failAll failed it: never written
-)
-
-// outMsg is one message waiting to be written.
+// outMsg is one message waiting to be written. Under queue.mu, it is
+// queued exactly while it is in queue.items; once out, it gets exactly one
+// result on done: the write's, its ctx's error, or failAll's.
 type outMsg struct {
-	typ   websocket.MessageType
-	data  []byte
-	ctx   context.Context // nil for TrySend
-	done  chan error      // nil for TrySend; gets the write's result
-	state atomic.Int32
+	typ  websocket.MessageType
+	data []byte
+	ctx  context.Context // nil for TrySend
+	done chan error      // nil for TrySend; gets the message's result
 }
 
 // queue holds the messages to write, in order, for the connection of the
@@ -140,12 +133,10 @@ func (q *queue) pop() *outMsg {
 		q.items[0] = nil
 		q.items = q.items[1:]
 		q.bytes -= len(m.data)
-		if m.ctx != nil && m.ctx.Err() != nil && m.state.CompareAndSwap(msgQueued, msgAbandoned) {
-			m.done <- m.ctx.Err()
-		}
-		if m.state.CompareAndSwap(msgQueued, msgClaimed) {
+		if m.ctx == nil || m.ctx.Err() == nil {
 			return m // now the write in progress: still pending, no longer an item
 		}
+		m.done <- m.ctx.Err() // never written late
 		q.dropped++
 		q.doneLocked()
 	}
@@ -160,17 +151,14 @@ func (q *queue) pop() *outMsg {
 func (q *queue) abandon(m *outMsg) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	// Under q.mu, m is in items exactly while it is queued: push, pop and
-	// failAll change both together.
-	if !m.state.CompareAndSwap(msgQueued, msgAbandoned) {
+	i := slices.Index(q.items, m)
+	if i < 0 {
 		return false
 	}
-	if i := slices.Index(q.items, m); i >= 0 {
-		q.items = slices.Delete(q.items, i, i+1)
-		q.bytes -= len(m.data)
-		q.dropped++
-		q.doneLocked()
-	}
+	q.items = slices.Delete(q.items, i, i+1)
+	q.bytes -= len(m.data)
+	q.dropped++
+	q.doneLocked()
 	return true
 }
 
@@ -225,7 +213,7 @@ func (q *queue) failAll(err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, m := range q.items {
-		if m.state.CompareAndSwap(msgQueued, msgAbandoned) && m.done != nil {
+		if m.done != nil {
 			m.done <- err
 		}
 		q.dropped++
