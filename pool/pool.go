@@ -87,7 +87,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 		entries:  make(map[*entry[T]]struct{}),
 		gate:     lifecycle.NewGate("dial", bo),
 	}
-	p.clock.Store(monotime())
+	p.clock.Store(monotime()) // not 0: in a synctest bubble, monotime is negative
 	p.base, p.cancel = context.WithCancel(context.Background())
 	p.noDial = context.WithValue(p.base, noDialKey{}, true)
 	p.pp, err = puddle.NewPool(&puddle.Config[*entry[T]]{
@@ -125,8 +125,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 	// A caller who gave up gets nothing: handed a connection, it would
 	// fail on it with ctx's error, and With would destroy it as broken.
-	if err := ctx.Err(); err != nil {
-		p.stats.canceled.Add(1)
+	if err := p.gaveUp(ctx); err != nil {
 		return nil, p.acquireError(ctx, err)
 	}
 	spins, start := 0, int64(0)
@@ -148,8 +147,11 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 					p.stats.spunAcquires.Add(1)
 					p.stats.spunWait.Add(monotime() - start)
 				}
-				if c != nil || err != nil {
-					return c, p.acquireError(ctx, err)
+				if c != nil {
+					return c, nil
+				}
+				if err != nil {
+					return nil, p.acquireError(ctx, err)
 				}
 				continue // destroyed on the way: try the next
 			}
@@ -167,8 +169,7 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 		}
 		spins++
 		runtime.Gosched()
-		if err := ctx.Err(); err != nil {
-			p.stats.canceled.Add(1)
+		if err := p.gaveUp(ctx); err != nil {
 			return nil, p.acquireError(ctx, err)
 		}
 	}
@@ -205,17 +206,29 @@ func (p *Pool[T]) acquireSlow(ctx context.Context, waited time.Duration) (*Conn[
 		if err != nil {
 			return nil, p.acquireError(ctx, err)
 		}
-		if c, err := p.checkout(ctx, res); c != nil || err != nil {
-			return c, p.acquireError(ctx, err)
+		c, err := p.checkout(ctx, res)
+		if c != nil {
+			return c, nil
+		}
+		if err != nil {
+			return nil, p.acquireError(ctx, err)
 		}
 	}
+}
+
+// gaveUp returns ctx's error, counted as a canceled acquire, once ctx has
+// ended.
+func (p *Pool[T]) gaveUp(ctx context.Context) error {
+	err := ctx.Err()
+	if err != nil {
+		p.stats.canceled.Add(1)
+	}
+	return err
 }
 
 // acquireError turns puddle's error into the one Acquire returns.
 func (p *Pool[T]) acquireError(ctx context.Context, err error) error {
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, puddle.ErrClosedPool) || p.closed.Load():
 		return ErrClosed
 	case isContextErr(err) && ctx.Err() != nil:
@@ -273,19 +286,14 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 		p.destroy(res, reasonIdle)
 		return nil, nil
 	case p.needsPing(e, now):
-		if err := ctx.Err(); err != nil {
+		if err := p.gaveUp(ctx); err != nil {
 			res.ReleaseUnused()
-			p.stats.canceled.Add(1)
 			return nil, err
 		}
 		if err := p.ping(ctx, e); err != nil {
 			p.log.Debug("destroyed a connection that failed its ping on acquire", "err", err)
 			p.destroy(res, reasonPing)
-			if err := ctx.Err(); err != nil {
-				p.stats.canceled.Add(1)
-				return nil, err
-			}
-			return nil, nil
+			return nil, p.gaveUp(ctx)
 		}
 		now = monotime()
 	}

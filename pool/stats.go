@@ -82,7 +82,7 @@ type Inspector interface {
 type counters struct {
 	waiting  atomic.Int64
 	timeouts atomic.Int64
-	canceled atomic.Int64 // ended by ctx in checkout, after puddle's acquire
+	canceled atomic.Int64 // ended by ctx where puddle does not count it: before or while yielding, or in checkout
 	// spunAcquires counts the acquires that found every connection
 	// borrowed and got one by yielding (see acquireSpins), which puddle
 	// does not count as empty; spunWait is the time acquires spent
