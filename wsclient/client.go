@@ -52,12 +52,14 @@ type Client struct {
 	wg      sync.WaitGroup // the supervisor
 	done    chan struct{}  // closed when Close has finished
 	stats   counters
+	// gaveUpAt is when the client gave up connecting, nil until then: set
+	// after terminal, read without c.mu by every Registry.Get.
+	gaveUpAt atomic.Pointer[time.Time]
 
 	mu       sync.Mutex // protects the fields below; taken before events.mu
 	state    lifecycle.State
 	changed  chan struct{} // closed and replaced at every change of state
 	terminal error         // why the client gave up, once it has
-	gaveUpAt time.Time     // when it did
 	lastErr  error
 	closing  bool
 }
@@ -134,11 +136,14 @@ func (c *Client) Connect(ctx context.Context) error {
 }
 
 // gaveUp reports whether the client gave up connecting (see giveUp), and
-// how long ago.
+// how long ago. A Registry asks on every Get: it takes no lock, and reads
+// the clock only for a client that gave up.
 func (c *Client) gaveUp() (bool, time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.terminal != nil, time.Since(c.gaveUpAt)
+	at := c.gaveUpAt.Load()
+	if at == nil {
+		return false, 0
+	}
+	return true, time.Since(*at)
 }
 
 // ensureStarted starts the supervisor once.

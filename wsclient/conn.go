@@ -251,9 +251,7 @@ func (cn *connection) writeLoop() {
 			select {
 			case <-c.q.ready:
 				continue
-			case <-cn.ctx.Done():
-				return
-			case <-cn.failed:
+			case <-cn.ctx.Done(): // fail ends it too
 				return
 			}
 		}
@@ -313,9 +311,7 @@ func (cn *connection) pingLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-cn.ctx.Done():
-			return
-		case <-cn.failed:
+		case <-cn.ctx.Done(): // fail ends it too
 			return
 		case <-t.C:
 		}

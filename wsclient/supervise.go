@@ -135,8 +135,10 @@ func (c *Client) giveUp(err error, why string) {
 	c.opts.Logger.Warn("wsclient: giving up", "why", why, "err", err)
 	terminal := fmt.Errorf("wsclient: gave up (%s): %w", why, err)
 	c.mu.Lock()
-	c.terminal, c.gaveUpAt = terminal, time.Now()
+	c.terminal = terminal
 	c.mu.Unlock()
+	now := time.Now()
+	c.gaveUpAt.Store(&now)
 	c.q.refuse(terminal)
 	c.q.failAll(terminal) // nothing waits forever for a connection that will not come
 	c.setState(lifecycle.StateIdle)
