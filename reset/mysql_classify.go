@@ -80,7 +80,11 @@ func classify(query string) effect {
 	if strings.IndexByte(query, '\\') < 0 {
 		return classifyMode(query, escapesEverywhere)
 	}
-	return max(classifyMode(query, escapesEverywhere), classifyMode(query, escapesInSingleQuotes), classifyMode(query, escapesNowhere))
+	e := max(classifyMode(query, escapesEverywhere), classifyMode(query, escapesNowhere))
+	if strings.IndexByte(query, '"') >= 0 { // else ANSI_QUOTES reads it as the default does
+		e = max(e, classifyMode(query, escapesInSingleQuotes))
+	}
+	return e
 }
 
 // escapes says in which quoted texts a backslash escapes the next byte.
@@ -102,7 +106,7 @@ func classifyMode(query string, esc escapes) effect {
 		return effectUse
 	case string(first) == "DROP":
 		// Dropping the current database leaves the session with none.
-		if w := strings.ToUpper(l.peekWord()); w == "DATABASE" || w == "SCHEMA" {
+		if w := l.peekWord(); strings.EqualFold(w, "DATABASE") || strings.EqualFold(w, "SCHEMA") {
 			return effectUse
 		}
 	case !harmless[string(first)]: // string([]byte) as a map key: no allocation
@@ -237,10 +241,8 @@ func (l *lexer) skipSpace() {
 		switch c := l.s[l.i]; {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			l.i++
-		case strings.HasPrefix(l.s[l.i:], "/*!"):
-			l.skipVersion(len("/*!"))
-		case strings.HasPrefix(l.s[l.i:], "/*M!"):
-			l.skipVersion(len("/*M!"))
+		case strings.HasPrefix(l.s[l.i:], "/*!") || strings.HasPrefix(l.s[l.i:], "/*M!"):
+			l.skipVersion(strings.IndexByte(l.s[l.i:], '!') + 1)
 		case strings.HasPrefix(l.s[l.i:], "/*"):
 			end := strings.Index(l.s[l.i+2:], "*/")
 			if end < 0 {
