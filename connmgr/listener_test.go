@@ -255,11 +255,7 @@ func TestTrackedConnPassesThrough(t *testing.T) {
 	}
 	tl := tb.Listener(ln, "tcp", nil)
 	defer tl.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, ln.Addr())
 	server, err := tl.Accept()
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,12 @@ func startWSServer(t *testing.T) *wsServer {
 
 // url returns the server's WebSocket URL with the given credentials.
 func (s *wsServer) url(user, pass, token string) string {
-	return "ws://" + user + ":" + pass + "@" + strings.TrimPrefix(s.URL, "http://") + "/stream?token=" + token
+	return urlAt(strings.TrimPrefix(s.URL, "http://"), user, pass, token)
+}
+
+// urlAt returns the WebSocket URL of the server's stream at addr.
+func urlAt(addr, user, pass, token string) string {
+	return "ws://" + user + ":" + pass + "@" + addr + "/stream?token=" + token
 }
 
 func TestWebSocket(t *testing.T) {
@@ -121,10 +126,9 @@ func TestWebSocket(t *testing.T) {
 		}
 	}
 
-	// The server's own port, once closed, may be taken by a parallel test
-	// (it once answered with a reset): the same URL on a refusing port.
-	s.Close()
-	down := strings.Replace(s.url(s.user, s.pass, s.token), strings.TrimPrefix(s.URL, "http://"), testenv.RefusedAddr(t), 1)
+	// Server down: a refusing port, not the server's own once closed,
+	// which a parallel test may take (one did, and answered with a reset).
+	down := urlAt(testenv.RefusedAddr(t), s.user, s.pass, s.token)
 	err := health.WebSocket(down).Check(testCtx(t))
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("server down: %v; want a refused connect", err)

@@ -65,12 +65,12 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak for %v, seed %d", d, seed)
 	r := startSoakRig(t)
 
-	stop := make(chan struct{})
+	tracksCtx, stop := context.WithCancel(context.Background())
 	var tracks sync.WaitGroup
-	tracks.Go(func() { r.restartWS(rand.New(rand.NewPCG(seed, 1)), stop) })
-	tracks.Go(func() { r.storms(rand.New(rand.NewPCG(seed, 2)), stop) })
+	tracks.Go(func() { r.restartWS(tracksCtx, rand.New(rand.NewPCG(seed, 1))) })
+	tracks.Go(func() { r.storms(tracksCtx, rand.New(rand.NewPCG(seed, 2))) })
 	r.backendFaults(rand.New(rand.NewPCG(seed, 3)), time.Now().Add(d))
-	close(stop)
+	stop()
 	tracks.Wait()
 
 	r.healed(t)
@@ -182,9 +182,9 @@ func (r *soakRig) backendFaults(rng *rand.Rand, end time.Time) {
 }
 
 // restartWS restarts the WebSocket server every 0.1 to 0.7s, down for 2 to
-// 100ms each time, until stop is closed.
-func (r *soakRig) restartWS(rng *rand.Rand, stop <-chan struct{}) {
-	for sleep(stop, time.Duration(100+rng.IntN(600))*time.Millisecond) {
+// 100ms each time, until ctx ends.
+func (r *soakRig) restartWS(ctx context.Context, rng *rand.Rand) {
+	for lifecycle.Sleep(ctx, time.Duration(100+rng.IntN(600))*time.Millisecond) {
 		r.count("restart ws")
 		r.ws.Stop()
 		time.Sleep(time.Duration(2+rng.IntN(98)) * time.Millisecond)
@@ -193,20 +193,10 @@ func (r *soakRig) restartWS(rng *rand.Rand, stop <-chan struct{}) {
 }
 
 // storms runs a burst of 256 acquires from 16 goroutines every 0.2 to 1s,
-// until stop is closed.
-func (r *soakRig) storms(rng *rand.Rand, stop <-chan struct{}) {
-	for sleep(stop, time.Duration(200+rng.IntN(800))*time.Millisecond) {
+// until ctx ends.
+func (r *soakRig) storms(ctx context.Context, rng *rand.Rand) {
+	for lifecycle.Sleep(ctx, time.Duration(200+rng.IntN(800))*time.Millisecond) {
 		r.storm.burst(256, 16)
-	}
-}
-
-// sleep waits for d and reports whether stop is still open.
-func sleep(stop <-chan struct{}, d time.Duration) bool {
-	select {
-	case <-stop:
-		return false
-	case <-time.After(d):
-		return true
 	}
 }
 
