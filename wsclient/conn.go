@@ -173,11 +173,7 @@ func (cn *connection) onConnected() (err error) {
 	defer cancel()
 	stop := context.AfterFunc(c.base, cancel)
 	defer stop()
-	defer func() {
-		if r := recover(); r != nil {
-			err = callbackPanicked(c.opts.Logger, "OnConnected", r)
-		}
-	}()
+	defer recoverCallback(c.opts.Logger, "OnConnected", &err)
 	return c.opts.OnConnected(ctx, &Session{cn: cn})
 }
 

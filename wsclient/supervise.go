@@ -65,8 +65,8 @@ func (c *Client) supervise() {
 		}
 		retry, panicked := c.shouldReconnect(info)
 		switch {
-		case panicked != "":
-			c.giveUp(info.Err, panicked)
+		case panicked != nil:
+			c.giveUp(info.Err, panicked.Error())
 			return
 		case !retry:
 			c.giveUp(info.Err, "the reconnect policy said no")
@@ -92,19 +92,24 @@ func (c *Client) supervise() {
 // shouldReconnect asks Options.ShouldReconnect about info. A panic in it
 // is recovered, logged with its stack, and returned as why to give up: it
 // runs on the supervisor goroutine, where it would kill the process.
-func (c *Client) shouldReconnect(info CloseInfo) (retry bool, panicked string) {
-	defer func() {
-		if r := recover(); r != nil {
-			panicked = callbackPanicked(c.opts.Logger, "ShouldReconnect", r).Error()
-		}
-	}()
-	return c.opts.ShouldReconnect(info), ""
+func (c *Client) shouldReconnect(info CloseInfo) (retry bool, panicked error) {
+	defer recoverCallback(c.opts.Logger, "ShouldReconnect", &panicked)
+	return c.opts.ShouldReconnect(info), nil
+}
+
+// recoverCallback, deferred by a call of the option named name, recovers
+// a panic in it, logs it with its stack, and sets *err to an error that
+// says so. Callbacks that run on the client's own goroutines are
+// recovered: there, a panic would kill the process, out of the caller's
+// reach.
+func recoverCallback(log *slog.Logger, name string, err *error) {
+	if r := recover(); r != nil {
+		*err = callbackPanicked(log, name, r)
+	}
 }
 
 // callbackPanicked logs a panic r, recovered from the option named name,
-// with its stack to log, and returns an error that says so. Callbacks that run on the
-// client's own goroutines are recovered: there, a panic would kill the
-// process, out of the caller's reach.
+// with its stack, and returns an error that says so.
 func callbackPanicked(log *slog.Logger, name string, r any) error {
 	err := fmt.Errorf("callback Options.%s panicked: %v", name, r)
 	log.Error("wsclient: "+err.Error(), "stack", string(debug.Stack()))
@@ -113,11 +118,7 @@ func callbackPanicked(log *slog.Logger, name string, r any) error {
 
 // prepare runs Options.Prepare, a panic in it returned as an error.
 func (c *Client) prepare(ctx context.Context) (u string, h http.Header, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = callbackPanicked(c.opts.Logger, "Prepare", r)
-		}
-	}()
+	defer recoverCallback(c.opts.Logger, "Prepare", &err)
 	return c.opts.Prepare(ctx)
 }
 
