@@ -25,7 +25,8 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 	p.closing = true
 	p.closed.Store(true)
 	p.mu.Unlock()
-	p.cancel() // ends dials, pings and resets
+	p.drainHot() // into puddle, whose Close destroys them
+	p.cancel()   // ends dials, pings and resets
 	close(p.stop)
 
 	p.detachBorrowed()

@@ -65,7 +65,7 @@ func (p *Pool[T]) fillMinIdle() time.Duration {
 		default:
 		}
 		s := p.pp.Stat()
-		if int(s.IdleResources()+s.ConstructingResources()) >= p.cfg.MinIdle || s.TotalResources() >= s.MaxResources() {
+		if int(s.IdleResources()+s.ConstructingResources())+p.hotIdle() >= p.cfg.MinIdle || s.TotalResources() >= s.MaxResources() {
 			return 0
 		}
 		err := p.pp.CreateResource(p.base)
@@ -97,6 +97,7 @@ func (p *Pool[T]) fillMinIdle() time.Duration {
 // lets the others reach MaxIdleTime. AcquireAllIdle returns them top first:
 // they are handed back bottom first, which rebuilds the stack as it was.
 func (p *Pool[T]) sweep() {
+	p.drainHot()
 	idle := p.pp.AcquireAllIdle()
 	slices.Reverse(idle)
 	now := monotime()

@@ -40,6 +40,7 @@ type Pool[T any] struct {
 	_        [cacheLine]byte
 	nextID   atomic.Uint64
 	_        [cacheLine]byte
+	hot      [maxHot]hotSlot[T] // idle connections outside puddle: see hotSlot
 	stats    counters
 	returned chan struct{} // a borrow ended; only signalled after Close started
 	refill   chan struct{} // wakes the maintainer to top up MinIdle
@@ -57,6 +58,11 @@ type Pool[T any] struct {
 	outcomes    uint64                  // dial successes and recorded failures so far
 	lastDialErr string
 	closing     bool // Close has started: no new reset goroutine
+
+	// testHookPutHot, set by a test before the pool is used, runs when a
+	// release has found nobody waiting, before it parks the connection in
+	// the hot cache.
+	testHookPutHot func()
 }
 
 // cacheLine is larger than a cache line on the machines Go runs on (two
@@ -133,17 +139,16 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 		if p.closed.Load() {
 			return nil, ErrClosed
 		}
-		// The fast path: an idle connection, with no allocation. Puddle's
-		// TryAcquire would start a background dial when there is none; the
-		// noDial context makes that dial return at once, so that only the
-		// slow path below dials, once. With callers parked, it cannot
-		// succeed (puddle's semaphore serves them first): skip it rather
-		// than contend for its lock, unless yielding gave them time.
+		// The fast path: an idle connection, with no allocation and, from
+		// the hot cache, no lock. With callers parked, it cannot succeed
+		// (they are served first): skip it rather than contend for
+		// puddle's lock, unless yielding gave them time.
 		if spins > 0 || p.stats.waiting.Load() == 0 {
-			if res, err := p.pp.TryAcquire(p.noDial); err == nil {
+			if res := p.takeIdle(); res != nil {
 				c, err := p.checkout(ctx, res)
 				if c != nil && spins > 0 {
-					// Puddle counts this acquire but not its wait.
+					// Puddle counts neither this wait nor this acquire as
+					// one that found nothing idle.
 					p.stats.spunAcquires.Add(1)
 					p.stats.spunWait.Add(monotime() - start)
 				}
@@ -193,6 +198,7 @@ const acquireSpins = 4
 func (p *Pool[T]) acquireSlow(ctx context.Context, waited time.Duration) (*Conn[T], error) {
 	p.stats.waiting.Add(1)
 	defer p.stats.waiting.Add(-1)
+	p.drainHot() // puddle serves the parked callers: see hotSlot
 	if p.cfg.AcquireTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.cfg.AcquireTimeout-waited)
@@ -251,7 +257,13 @@ func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
 		if p.closed.Load() {
 			return nil, ErrClosed
 		}
-		res, err := p.pp.TryAcquire(p.base)
+		var res *puddle.Resource[*entry[T]]
+		var err error
+		if e := p.takeHot(); e != nil {
+			res = e.res
+		} else {
+			res, err = p.pp.TryAcquire(p.base)
+		}
 		switch {
 		case errors.Is(err, puddle.ErrNotAvailable):
 			return nil, ErrNotAvailable
@@ -407,7 +419,7 @@ func (p *Pool[T]) release(e *entry[T], dirty bool, slab *handleSlab[T]) {
 		return
 	}
 	e.lastUsed = since
-	e.res.ReleaseUnused()
+	p.putIdle(e)
 }
 
 // destroy closes the connection of res in the background and frees its slot.

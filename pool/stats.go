@@ -106,11 +106,11 @@ func (p *Pool[T]) Stats() Stats {
 	s := Stats{
 		Name:             p.cfg.Name,
 		MaxSize:          p.cfg.MaxSize,
-		Idle:             int(ps.IdleResources()),
+		Idle:             int(ps.IdleResources()) + p.hotIdle(),
 		Constructing:     int(ps.ConstructingResources()),
 		Open:             int(ps.TotalResources() - ps.ConstructingResources()),
 		Waiting:          int(p.stats.waiting.Load()),
-		Acquires:         ps.AcquireCount(),
+		Acquires:         int64(p.nextID.Load()),
 		EmptyAcquires:    ps.EmptyAcquireCount() + p.stats.spunAcquires.Load(),
 		AcquireWait:      ps.AcquireDuration() + time.Duration(p.stats.spunWait.Load()),
 		CanceledAcquires: ps.CanceledAcquireCount() + p.stats.canceled.Load(),
