@@ -58,6 +58,7 @@ type entry[T any] struct {
 	expires    int64                       // monotime past which it is retired; 0: never
 	lastUsed   int64                       // monotime of the last hand-out or check
 	lastPinged int64                       // monotime of the last successful ping
+	lastID     uint64                      // the ID of its last borrow, 0 before the first: idle ones are kept in its order
 	reason     destroyReason
 	// slab is where the next handle comes from, held only while the
 	// connection is idle: during a borrow only the handles reach their slab,

@@ -74,12 +74,13 @@
 // # Costs
 //
 // A released connection waits for the next borrower in a small cache in
-// front of puddle (up to four slots, a CPU starting at its own), from which
-// Acquire takes it with one compare-and-swap: the uncontended path takes
-// no lock, and a connection tends to be borrowed again on the CPU that gave
-// it back. Puddle's lock is taken when the cache is empty, and always while
-// callers are parked: releases then go to puddle, which serves them in the
-// order they came. Apart from that, Acquire and Release of an idle
+// front of puddle (up to four slots; each CPU starts at a slot drawn for
+// it), from which Acquire takes it with one compare-and-swap: the
+// uncontended path takes no lock, and a connection tends to be borrowed
+// again on the CPU that gave it back. Puddle's lock is taken when the cache
+// has no connection for a borrow or no free slot for a release, and always
+// while callers are parked: releases then go to puddle, which serves the
+// parked callers in the order they came. Apart from that, Acquire and Release of an idle
 // connection cost one monotonic clock read (on Acquire) and no allocation:
 // the Conn handles of a connection come 64 to a slab, and each is used for
 // one borrow only, so that a late Release of an old handle can never give

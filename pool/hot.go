@@ -29,15 +29,18 @@ import (
 //     parking a connection, in the same way.
 //   - The sweep drains before it takes puddle's idle connections.
 //
-// No one takes from the cache while callers are parked: they come first.
+// No one takes from the cache while callers are parked: they come first. A
+// borrower looks at waiting before it takes a connection and again after,
+// and gives it to puddle if a caller parked in between.
 //
 // A slot holds a connection exactly while it is idle there. Taking one is
 // a compare-and-swap from it to nil, so one caller takes it, and owns it as
 // a puddle borrower does; the swap orders the entry's plain fields as
 // puddle's lock does. Slots are on cache lines of their own, and a caller
-// starts at its CPU's slot (see slotHint), so that a connection is mostly
-// borrowed again on the CPU that gave it back, and CPUs borrowing at once
-// rarely touch the same line.
+// starts at a slot drawn for its CPU (see slotHint), so that a connection
+// is mostly borrowed again on the CPU that gave it back, and CPUs borrowing
+// at once rarely touch the same line (with more CPUs than slots, or by
+// chance, some share a starting slot).
 type hotSlot[T any] struct {
 	e atomic.Pointer[entry[T]]
 	_ [cacheLine - 8]byte
@@ -71,10 +74,19 @@ func (p *Pool[T]) takeHot() *entry[T] {
 	if p.stats.waiting.Load() != 0 {
 		return nil
 	}
+	if p.testHook != nil {
+		p.testHook(hookTake)
+	}
 	slots := p.hotSlots()
 	for i, n := slotHint(len(slots)), 0; n < len(slots); i, n = (i+1)%len(slots), n+1 {
 		s := &slots[i].e
 		if e := s.Load(); e != nil && s.CompareAndSwap(e, nil) {
+			// A caller may have parked since the look above, and found
+			// the cache empty before e was parked here: e is its.
+			if p.stats.waiting.Load() != 0 {
+				e.res.ReleaseUnused()
+				return nil
+			}
 			return e
 		}
 	}
@@ -85,13 +97,16 @@ func (p *Pool[T]) takeHot() *entry[T] {
 // hot cache when nobody waits and a slot is free, else in puddle.
 func (p *Pool[T]) putIdle(e *entry[T]) {
 	if p.stats.waiting.Load() == 0 && !p.closed.Load() {
-		if p.testHookPutHot != nil {
-			p.testHookPutHot()
+		if p.testHook != nil {
+			p.testHook(hookPut)
 		}
 		slots := p.hotSlots()
 		for i, n := slotHint(len(slots)), 0; n < len(slots); i, n = (i+1)%len(slots), n+1 {
 			if !slots[i].e.CompareAndSwap(nil, e) {
 				continue
+			}
+			if p.testHook != nil {
+				p.testHook(hookPutParked)
 			}
 			// A caller may have parked, or Close begun, since the look
 			// above: see hotSlot.
@@ -122,6 +137,21 @@ func (p *Pool[T]) hotIdle() int {
 		}
 	}
 	return n
+}
+
+// stat returns puddle's Stat and the number of idle connections, puddle's
+// and the hot cache's. A connection that moves from puddle to the cache
+// while puddle counts would be counted twice: the cache is counted before
+// and after, the smaller count kept, and the total kept within the open
+// connections.
+func (p *Pool[T]) stat() (ps *puddle.Stat, idle int) {
+	hot := p.hotIdle()
+	ps = p.pp.Stat()
+	if p.testHook != nil {
+		p.testHook(hookStat)
+	}
+	hot = min(hot, p.hotIdle())
+	return ps, min(int(ps.IdleResources())+hot, int(ps.TotalResources()-ps.ConstructingResources()))
 }
 
 // slotHints keeps a random number per CPU: a sync.Pool keeps what is put

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -73,7 +74,10 @@ func TestReleaseRacingAParkingCaller(t *testing.T) {
 	cfg.AcquireTimeout = time.Second
 	p := newPool(t, cfg)
 	var once sync.Once
-	p.testHookPutHot = func() {
+	p.testHook = func(at hookPoint) {
+		if at != hookPut {
+			return
+		}
 		once.Do(func() {
 			waitFor(t, "a caller to park", func() bool { return p.Stats().Waiting == 1 })
 			time.Sleep(5 * time.Millisecond) // from the Waiting count into puddle's queue
@@ -103,7 +107,10 @@ func TestReleaseRacingClose(t *testing.T) {
 	p := mustNew(t, b.config())
 	closed := make(chan error, 1)
 	var once sync.Once
-	p.testHookPutHot = func() {
+	p.testHook = func(at hookPoint) {
+		if at != hookPut {
+			return
+		}
 		once.Do(func() {
 			go func() { closed <- p.Close(context.Background()) }()
 			waitFor(t, "Close to start", p.closed.Load)
@@ -121,5 +128,78 @@ func TestReleaseRacingClose(t *testing.T) {
 	}
 	if n := b.closes.Load(); n != 1 {
 		t.Errorf("%d connections closed, want 1", n)
+	}
+}
+
+// A borrower that found nobody waiting, and looks at the slots only after a
+// caller parked and a release parked its connection there, leaves that
+// connection to the parked caller: it came first.
+func TestParkedCallerServedBeforeHotTaker(t *testing.T) {
+	t.Parallel()
+	cfg := oneConn(new(backend))
+	cfg.AcquireTimeout = 5 * time.Second
+	p := newPool(t, cfg)
+	held := mustAcquire(t, p)
+
+	takerPaused, takerGo := make(chan struct{}), make(chan struct{})
+	var taking atomic.Bool // not a sync.Once: the parked caller passes there while the taker waits in it
+	var putOnce, parkedOnce sync.Once
+	got := make(chan string, 2)
+	borrow := func(who string) {
+		c, err := p.Acquire(context.Background())
+		got <- who
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		time.Sleep(time.Millisecond) // long enough for the other to park
+		c.Release()
+	}
+	p.testHook = func(at hookPoint) {
+		switch at {
+		case hookTake: // the taker: it saw nobody waiting
+			if taking.CompareAndSwap(false, true) {
+				close(takerPaused)
+				<-takerGo
+			}
+		case hookPut: // the release: it saw nobody waiting; a caller parks now
+			putOnce.Do(func() {
+				go borrow("parked")
+				waitFor(t, "a caller to park", func() bool { return p.Stats().Waiting == 1 })
+				time.Sleep(5 * time.Millisecond) // from the Waiting count into puddle's queue
+			})
+		case hookPutParked: // the connection is in a slot: the taker looks now
+			parkedOnce.Do(func() {
+				close(takerGo)
+				time.Sleep(5 * time.Millisecond)
+			})
+		}
+	}
+	go borrow("taker")
+	<-takerPaused
+	held.Release()
+	if first, second := <-got, <-got; first != "parked" || second != "taker" {
+		t.Fatalf("served %s, then %s; want the parked caller first", first, second)
+	}
+}
+
+// Stats never counts a connection twice, though one may move from puddle's
+// idle list to the hot cache while it counts.
+func TestStatsCountsAMovingConnectionOnce(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, oneConn(new(backend)))
+	openIdle(t, p, 1)
+	p.drainHot() // idle in puddle
+	var once sync.Once
+	p.testHook = func(at hookPoint) {
+		if at == hookStat {
+			once.Do(func() { mustAcquire(t, p).Release() }) // now in the cache
+		}
+	}
+	if s := p.Stats(); s.Idle != 1 || s.Open != 1 {
+		t.Fatalf("Stats: %d idle, %d open; want 1, 1", s.Idle, s.Open)
+	}
+	if n := p.hotIdle(); n != 1 {
+		t.Fatalf("%d connections in the cache, want the one borrowed during Stats", n)
 	}
 }

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -64,8 +65,8 @@ func (p *Pool[T]) fillMinIdle() time.Duration {
 			return 0
 		default:
 		}
-		s := p.pp.Stat()
-		if int(s.IdleResources()+s.ConstructingResources())+p.hotIdle() >= p.cfg.MinIdle || s.TotalResources() >= s.MaxResources() {
+		s, idle := p.stat()
+		if idle+int(s.ConstructingResources()) >= p.cfg.MinIdle || s.TotalResources() >= s.MaxResources() {
 			return 0
 		}
 		err := p.pp.CreateResource(p.base)
@@ -94,12 +95,15 @@ func (p *Pool[T]) fillMinIdle() time.Duration {
 //
 // Idle connections are a stack, the one used last on top, so that a pool
 // busy with fewer borrowers than connections keeps using the same few and
-// lets the others reach MaxIdleTime. AcquireAllIdle returns them top first:
-// they are handed back bottom first, which rebuilds the stack as it was.
+// lets the others reach MaxIdleTime. They are handed back the one
+// borrowed longest ago first, which puts the one borrowed last on top
+// again, with those from the hot cache among them.
 func (p *Pool[T]) sweep() {
 	p.drainHot()
 	idle := p.pp.AcquireAllIdle()
-	slices.Reverse(idle)
+	slices.SortFunc(idle, func(a, b *puddle.Resource[*entry[T]]) int {
+		return cmp.Compare(a.Value().lastID, b.Value().lastID)
+	})
 	now := monotime()
 	p.tick(now)
 	var toPing []*puddle.Resource[*entry[T]]

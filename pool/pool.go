@@ -59,11 +59,20 @@ type Pool[T any] struct {
 	lastDialErr string
 	closing     bool // Close has started: no new reset goroutine
 
-	// testHookPutHot, set by a test before the pool is used, runs when a
-	// release has found nobody waiting, before it parks the connection in
-	// the hot cache.
-	testHookPutHot func()
+	// testHook, set by a test before the pool is used, runs at the points
+	// of the hot cache's protocol that tests pause at.
+	testHook func(hookPoint)
 }
+
+// hookPoint is a point of the hot cache's protocol where Pool.testHook runs.
+type hookPoint uint8
+
+const (
+	hookTake      hookPoint = iota // a borrower found nobody waiting, before it looks at the slots
+	hookPut                        // a release found nobody waiting, before it parks its connection
+	hookPutParked                  // a release parked its connection, before it looks at waiting again
+	hookStat                       // Stats has counted puddle's idle connections, before it counts the cache's again
+)
 
 // cacheLine is larger than a cache line on the machines Go runs on (two
 // 64-byte lines, for CPUs that fetch them in pairs).
@@ -310,6 +319,7 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 		now = monotime()
 	}
 	id := p.nextID.Add(1)
+	e.lastID = id
 	p.recordBorrow(ctx, e, id, now)
 	c := newHandle(e, id)
 	e.borrow.Store(id)

@@ -102,11 +102,11 @@ func (p *Pool[T]) Name() string { return p.cfg.Name }
 // pool's locks briefly and walks its connections: cheap, but not for a hot
 // path.
 func (p *Pool[T]) Stats() Stats {
-	ps := p.pp.Stat()
+	ps, idle := p.stat()
 	s := Stats{
 		Name:             p.cfg.Name,
 		MaxSize:          p.cfg.MaxSize,
-		Idle:             int(ps.IdleResources()) + p.hotIdle(),
+		Idle:             idle,
 		Constructing:     int(ps.ConstructingResources()),
 		Open:             int(ps.TotalResources() - ps.ConstructingResources()),
 		Waiting:          int(p.stats.waiting.Load()),

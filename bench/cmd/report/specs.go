@@ -53,7 +53,7 @@ var specs = []*spec{
 			"`context.Background()`, as a background job does. " +
 			"A connection given back clean waits for the next borrower in a cache of up to " +
 			"four slots in front of puddle, from which a borrow takes it with one " +
-			"compare-and-swap, each CPU starting at a slot of its own (HikariCP's " +
+			"compare-and-swap, each CPU starting at a slot drawn for it (HikariCP's " +
 			"ConcurrentBag keeps connections per thread for the same reason): an uncontended " +
 			"borrow takes no lock, where puddle takes two mutexes (its semaphore's and its " +
 			"own) on acquire and again on release, and with two CPUs borrowing those move " +
