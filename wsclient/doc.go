@@ -65,11 +65,12 @@
 // through the reader goroutine, which must always run (it answers pings and
 // sees the peer's close): one goroutine hand-off per message, which on a
 // multi-core machine usually wakes another CPU. Timed in the same moments
-// as raw coder on a 2-core virtual machine, an echo round trip through Recv
-// took 1.11x to 1.16x raw coder's (64-byte and 4 KiB messages, two runs).
-// Options.OnMessage takes the messages on the reader goroutine itself, with
-// no hand-off; a client that replies from it (an echo, a bot answering a
-// command) took 1.01x to 1.03x raw coder's. Use it for high-rate
+// as raw coder on 2-core virtual machines, an echo round trip through Recv
+// took 1.09x to 1.19x raw coder's (64-byte and 4 KiB messages, four runs),
+// and 1.02x to 1.04x with the program on one CPU, where no other CPU is
+// woken. Options.OnMessage takes the messages on the reader goroutine
+// itself, with no hand-off; a client that replies from it (an echo, a bot
+// answering a command) took 1.01x to 1.07x raw coder's. Use it for high-rate
 // streams whose messages are handled quickly; use Recv when the handling is
 // slow or belongs to another goroutine anyway.
 package wsclient

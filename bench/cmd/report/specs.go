@@ -169,7 +169,11 @@ var specs = []*spec{
 			"include the echo server's): futex 30.2k through Recv, 17.5k through OnMessage, " +
 			"16.5k for coder, with the same writes (10.0k–10.3k) and reads (19.9k–20.3k). The " +
 			"extra futex calls are the wake-up of the goroutine waiting in Recv; with wsclient's " +
-			"per-write timer removed the counts were the same.",
+			"per-write timer removed the counts were the same. That wake-up is of another CPU: " +
+			"with the program on one (`-test.cpu 1`, five runs against five on two, alternating, " +
+			"`-test.bench 'WSEchoPaired/Size=.*/Receive=Recv' -test.benchtime 3000x`, on " +
+			"2026-11-30's Intel Xeon virtual machine), Recv's ratio was 1.04x at 64 bytes and " +
+			"1.02x at 4 KiB, against 1.11x and 1.09x on two CPUs (p=0.016 and 0.032).",
 		Base: "paired",
 		Targets: []target{
 			pairedRatioAtMost("64-byte messages, Recv: wsclient/coder", "Size=64/Receive=Recv", "paired", "wsclient/coder", 1.10, "ws echo 64 B vs coder"),
