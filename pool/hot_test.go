@@ -145,16 +145,6 @@ func TestParkedCallerServedBeforeHotTaker(t *testing.T) {
 	var taking atomic.Bool // not a sync.Once: the parked caller passes there while the taker waits in it
 	var putOnce, parkedOnce sync.Once
 	got := make(chan string, 2)
-	borrow := func(who string) {
-		c, err := p.Acquire(context.Background())
-		got <- who
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		time.Sleep(time.Millisecond) // long enough for the other to park
-		c.Release()
-	}
 	p.testHook = func(at hookPoint) {
 		switch at {
 		case hookTake: // the taker: it saw nobody waiting
@@ -164,7 +154,7 @@ func TestParkedCallerServedBeforeHotTaker(t *testing.T) {
 			}
 		case hookPut: // the release: it saw nobody waiting; a caller parks now
 			putOnce.Do(func() {
-				go borrow("parked")
+				go borrowInTurn(t, p, got, "parked")
 				waitFor(t, "a caller to park", func() bool { return p.Stats().Waiting == 1 })
 				time.Sleep(5 * time.Millisecond) // from the Waiting count into puddle's queue
 			})
@@ -175,7 +165,7 @@ func TestParkedCallerServedBeforeHotTaker(t *testing.T) {
 			})
 		}
 	}
-	go borrow("taker")
+	go borrowInTurn(t, p, got, "taker")
 	<-takerPaused
 	held.Release()
 	if first, second := <-got, <-got; first != "parked" || second != "taker" {

@@ -141,20 +141,10 @@ func TestParkedCallerServedBeforeNewcomer(t *testing.T) {
 	for round := range 20 {
 		held := mustAcquire(t, p)
 		got := make(chan string, 2)
-		acquire := func(who string) {
-			c, err := p.Acquire(testCtx(t))
-			got <- who
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			time.Sleep(time.Millisecond) // long enough for the other to park
-			c.Release()
-		}
-		go acquire("parked")
+		go borrowInTurn(t, p, got, "parked")
 		waitFor(t, "the first caller to park", func() bool { return p.Stats().Waiting == 1 })
 		time.Sleep(5 * time.Millisecond) // from the Waiting count into puddle's queue
-		go acquire("newcomer")
+		go borrowInTurn(t, p, got, "newcomer")
 		for start := time.Now(); time.Since(start) < time.Duration(round)*time.Microsecond; {
 			// the newcomer checks, yields or parks meanwhile
 		}
@@ -163,6 +153,19 @@ func TestParkedCallerServedBeforeNewcomer(t *testing.T) {
 			t.Fatalf("round %d: served %s, then %s; want the parked caller first", round, first, second)
 		}
 	}
+}
+
+// borrowInTurn borrows from p, sends who on got once served, and gives the
+// connection back after holding it long enough for another caller to park.
+func borrowInTurn(t *testing.T, p *Pool[*fconn], got chan<- string, who string) {
+	c, err := p.Acquire(testCtx(t))
+	got <- who
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	time.Sleep(time.Millisecond)
+	c.Release()
 }
 
 // A caller whose ctx ends while it yields gets nothing, as one whose ctx
