@@ -156,7 +156,7 @@ func TestParkedCallerServedBeforeHotTaker(t *testing.T) {
 			putOnce.Do(func() {
 				go borrowInTurn(t, p, got, "parked")
 				waitFor(t, "a caller to park", func() bool { return p.Stats().Waiting == 1 })
-				time.Sleep(5 * time.Millisecond) // from the Waiting count into puddle's queue
+				time.Sleep(20 * time.Millisecond) // from the Waiting count into puddle's queue, else the taker would find it free there
 			})
 		case hookPutParked: // the connection is in a slot: the taker looks now
 			parkedOnce.Do(func() {
