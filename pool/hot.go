@@ -82,7 +82,7 @@ func (p *Pool[T]) takeHot() *entry[T] {
 		s := &slots[i].e
 		if e := s.Load(); e != nil && s.CompareAndSwap(e, nil) {
 			// A caller may have parked since the look above, and found
-			// the cache empty before e was parked here: e is its.
+			// the cache empty before e was parked here: e belongs to it.
 			if p.stats.waiting.Load() != 0 {
 				e.res.ReleaseUnused()
 				return nil
