@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -55,18 +56,16 @@ func (p *Pool[T]) hotSlots() []hotSlot[T] {
 	return p.hot[:min(p.cfg.MaxSize, maxHot)]
 }
 
-// takeIdle takes an idle connection from the hot cache, else from puddle,
-// or returns nil. Puddle's TryAcquire would start a background dial when it
-// has none; the noDial context makes that dial return at once, so that
-// only Acquire's slow path dials, once.
-func (p *Pool[T]) takeIdle() *puddle.Resource[*entry[T]] {
+// takeIdle takes an idle connection from the hot cache, else from puddle's
+// TryAcquire, which returns ErrNotAvailable when it has none and then, if
+// the pool has room, starts a dial in the background with dialCtx (Acquire
+// passes noDial, which makes that dial return at once, so that only its
+// slow path dials, once).
+func (p *Pool[T]) takeIdle(dialCtx context.Context) (*puddle.Resource[*entry[T]], error) {
 	if e := p.takeHot(); e != nil {
-		return e.res
+		return e.res, nil
 	}
-	if res, err := p.pp.TryAcquire(p.noDial); err == nil {
-		return res
-	}
-	return nil
+	return p.pp.TryAcquire(dialCtx)
 }
 
 // takeHot takes a connection from the hot cache, or returns nil.
@@ -78,8 +77,9 @@ func (p *Pool[T]) takeHot() *entry[T] {
 		p.testHook(hookTake)
 	}
 	slots := p.hotSlots()
-	for i, n := slotHint(len(slots)), 0; n < len(slots); i, n = (i+1)%len(slots), n+1 {
-		s := &slots[i].e
+	start := slotHint(len(slots))
+	for k := range slots {
+		s := &slots[wrap(start+k, len(slots))].e
 		if e := s.Load(); e != nil && s.CompareAndSwap(e, nil) {
 			// A caller may have parked since the look above, and found
 			// the cache empty before e was parked here: e belongs to it.
@@ -101,8 +101,9 @@ func (p *Pool[T]) putIdle(e *entry[T]) {
 			p.testHook(hookPut)
 		}
 		slots := p.hotSlots()
-		for i, n := slotHint(len(slots)), 0; n < len(slots); i, n = (i+1)%len(slots), n+1 {
-			if !slots[i].e.CompareAndSwap(nil, e) {
+		start := slotHint(len(slots))
+		for k := range slots {
+			if !slots[wrap(start+k, len(slots))].e.CompareAndSwap(nil, e) {
 				continue
 			}
 			if p.testHook != nil {
@@ -121,8 +122,9 @@ func (p *Pool[T]) putIdle(e *entry[T]) {
 
 // drainHot hands every connection in the hot cache back to puddle.
 func (p *Pool[T]) drainHot() {
-	for i := range p.hotSlots() {
-		if e := p.hot[i].e.Swap(nil); e != nil {
+	slots := p.hotSlots()
+	for i := range slots {
+		if e := slots[i].e.Swap(nil); e != nil {
 			e.res.ReleaseUnused()
 		}
 	}
@@ -131,8 +133,9 @@ func (p *Pool[T]) drainHot() {
 // hotIdle counts the connections in the hot cache.
 func (p *Pool[T]) hotIdle() int {
 	n := 0
-	for i := range p.hotSlots() {
-		if p.hot[i].e.Load() != nil {
+	slots := p.hotSlots()
+	for i := range slots {
+		if slots[i].e.Load() != nil {
 			n++
 		}
 	}
@@ -152,6 +155,14 @@ func (p *Pool[T]) stat() (ps *puddle.Stat, idle int) {
 	}
 	hot = min(hot, p.hotIdle())
 	return ps, min(int(ps.IdleResources())+hot, int(ps.TotalResources()-ps.ConstructingResources()))
+}
+
+// wrap returns i mod n for i in [0, 2n), without a division.
+func wrap(i, n int) int {
+	if i >= n {
+		return i - n
+	}
+	return i
 }
 
 // slotHints keeps a random number per CPU: a sync.Pool keeps what is put

@@ -153,7 +153,7 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 		// (they are served first): skip it rather than contend for
 		// puddle's lock, unless yielding gave them time.
 		if spins > 0 || p.stats.waiting.Load() == 0 {
-			if res := p.takeIdle(); res != nil {
+			if res, err := p.takeIdle(p.noDial); err == nil {
 				c, err := p.checkout(ctx, res)
 				if c != nil && spins > 0 {
 					// Puddle counts neither this wait nor this acquire as
@@ -266,13 +266,7 @@ func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
 		if p.closed.Load() {
 			return nil, ErrClosed
 		}
-		var res *puddle.Resource[*entry[T]]
-		var err error
-		if e := p.takeHot(); e != nil {
-			res = e.res
-		} else {
-			res, err = p.pp.TryAcquire(p.base)
-		}
+		res, err := p.takeIdle(p.base)
 		switch {
 		case errors.Is(err, puddle.ErrNotAvailable):
 			return nil, ErrNotAvailable
