@@ -55,6 +55,9 @@ type Client struct {
 	// gaveUpAt is when the client gave up connecting, nil until then: set
 	// after terminal, read without c.mu by every Registry.Get.
 	gaveUpAt atomic.Pointer[time.Time]
+	// pingHook, set by a test before Connect, runs in the pinger between
+	// its look at the peer's silence and the ping.
+	pingHook func()
 
 	mu       sync.Mutex // protects the fields below; taken before events.mu
 	state    lifecycle.State

@@ -343,9 +343,11 @@ func TestSlowOnMessageIsNotADeadPeer(t *testing.T) {
 	handled := make(chan struct{})
 	var once sync.Once
 	c := newClient(t, Options{
-		URL: s.url(), PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond,
+		// PongTimeout leaves room for a pong late under -race on a busy
+		// machine; the handler outlasts it five times over.
+		URL: s.url(), PingInterval: 20 * time.Millisecond, PongTimeout: 200 * time.Millisecond,
 		OnMessage: func(Message) {
-			time.Sleep(300 * time.Millisecond) // fifteen ping intervals
+			time.Sleep(time.Second)
 			once.Do(func() { close(handled) }) // a reconnect would bring the message again
 		},
 	})

@@ -39,7 +39,7 @@ type connection struct {
 	wg       sync.WaitGroup
 	wt       *time.Timer  // fails the connection when a data write outlasts WriteTimeout
 	lastRead atomic.Int64 // monotime of the last frame received: data, ping or pong
-	blocked  atomic.Bool  // the reader waits for Recv: the peer is not silent
+	blocked  atomic.Bool  // the reader waits for OnMessage or Recv: the peer is not silent
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -219,8 +219,16 @@ func (cn *connection) readLoop() {
 			}
 			continue
 		}
+		m := Message{Type: MessageType(typ), Data: data}
 		select {
-		case c.inbound <- Message{Type: MessageType(typ), Data: data}:
+		case c.inbound <- m:
+			cn.blocked.Store(false)
+			continue
+		default:
+		}
+		select { // the buffer is full: wait for Recv
+		case c.inbound <- m:
+			cn.lastRead.Store(monotime()) // the application's time is not the peer's silence
 			cn.blocked.Store(false)
 		case <-cn.ctx.Done():
 			return
@@ -316,6 +324,9 @@ func (cn *connection) pingLoop() {
 			t.Reset(c.opts.PingInterval - min(silent, c.opts.PingInterval-time.Millisecond))
 			continue
 		}
+		if c.pingHook != nil {
+			c.pingHook()
+		}
 		ctx, cancel := context.WithTimeout(cn.ctx, c.opts.PongTimeout)
 		start, sent := time.Now(), monotime()
 		err := cn.ws.Ping(ctx) // a missed pong leaves the connection up
@@ -326,8 +337,10 @@ func (cn *connection) pingLoop() {
 			cn.lastRead.Store(monotime())
 		case cn.ctx.Err() != nil:
 			return
-		case errors.Is(err, context.DeadlineExceeded) && cn.lastRead.Load() > sent:
-			// No pong, but a frame came meanwhile: the peer is alive.
+		case errors.Is(err, context.DeadlineExceeded) && (cn.lastRead.Load() > sent || cn.blocked.Load()):
+			// No pong, but a frame came meanwhile: the peer is alive. Or
+			// the reader, which took a message just before the ping, still
+			// waits for OnMessage or Recv and has not read the pong.
 		default:
 			cn.fail(CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: no pong within %v: %w", c.opts.PongTimeout, err)})
 			return

@@ -1,6 +1,7 @@
 package wsclient
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/connkit/connkit/internal/wstest"
 	"github.com/connkit/connkit/lifecycle"
 )
@@ -71,6 +73,84 @@ func TestControlFramesAreProofOfLife(t *testing.T) {
 			waitFor(t, fmt.Sprint(n, " frames"), func() bool { return sent.Load() >= n })
 			if st := c.Stats(); st.Connects != 1 || c.State() != lifecycle.StateConnected {
 				t.Errorf("the server sent %s (every %v), but the client dropped it: %d connects, last error %q", tt.name, tt.period, st.Connects, st.LastError)
+			}
+		})
+	}
+}
+
+// TestMessageJustBeforeAPingIsNotADeadPeer delivers a message after the
+// pinger has found the peer silent and before it pings, and then keeps the
+// reader waiting on the application for longer than PongTimeout, in
+// OnMessage or on a full Recv buffer. The pong waits unread behind it, but
+// the peer is alive: the client must keep its first connection.
+func TestMessageJustBeforeAPingIsNotADeadPeer(t *testing.T) {
+	t.Parallel()
+	const (
+		pingInterval = 50 * time.Millisecond
+		pongTimeout  = 200 * time.Millisecond
+		busy         = 4 * pongTimeout // how long the application keeps the reader waiting
+	)
+	for _, recv := range []bool{false, true} {
+		name := "OnMessage"
+		if recv {
+			name = "Recv"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			send := make(chan struct{})
+			s := newServer(t, func(_ int, c *websocket.Conn) {
+				ctx := c.CloseRead(context.Background()) // answers pings
+				select {
+				case <-send:
+				case <-ctx.Done():
+					return
+				}
+				// Two messages: with RecvBuffer 1 the second keeps the
+				// reader waiting for Recv.
+				c.Write(ctx, websocket.MessageText, []byte("one"))
+				c.Write(ctx, websocket.MessageText, []byte("two"))
+				<-ctx.Done()
+			})
+			opts := Options{URL: s.url(), PingInterval: pingInterval, PongTimeout: pongTimeout, RecvBuffer: 1}
+			entered := make(chan struct{}, 2)
+			if !recv {
+				opts.OnMessage = func(Message) {
+					entered <- struct{}{}
+					time.Sleep(busy)
+				}
+			}
+			c := newClient(t, opts)
+			var once sync.Once
+			hooked := make(chan struct{}) // closed once the pinger is past the messages
+			c.pingHook = func() {
+				once.Do(func() {
+					defer close(hooked)
+					close(send)
+					if !recv {
+						<-entered
+						return
+					}
+					// Not waitFor: this is the pinger's goroutine, not the test's.
+					for deadline := time.Now().Add(10 * time.Second); c.Stats().MessagesIn < 2 && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+				})
+			}
+			if err := c.Connect(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			<-hooked
+			time.Sleep(busy)
+			if recv {
+				for range 2 {
+					if _, err := c.Recv(testCtx(t)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			time.Sleep(2 * pingInterval) // pings resume, and are answered
+			if st := c.Stats(); st.Connects != 1 || c.State() != lifecycle.StateConnected {
+				t.Errorf("after a message just before a ping: %d connects, state %v, last error %q; want the first connection, still up", st.Connects, c.State(), st.LastError)
 			}
 		})
 	}
