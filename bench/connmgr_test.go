@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,6 +215,71 @@ func BenchmarkConnmgrGet(b *testing.B) {
 			b.ReportMetric(perRow, "B/row")
 		})
 	}
+}
+
+// BenchmarkConnmgrGetPaired times connmgr's Get against map+RWMutex's in
+// the same moments: both tables of 100k rows are in memory at once, and
+// each b.RunParallel goroutine reads from one, then the other, in turns of
+// 64 Gets, each turn timed on its own. Separate runs of the two drift apart
+// on a virtual machine (single runs of either ranged over 2x within one
+// report); paired, both see the same drift. Metrics: connmgr-ns/get and
+// map-rwmutex-ns/get are each one's mean Get per goroutine, and
+// connmgr/map-rwmutex their ratio in the run.
+func BenchmarkConnmgrGetPaired(b *testing.B) {
+	table, peer := cmImpls[0].new(), cmImpls[1].new()
+	tableIDs, _ := cmFill(b, table)
+	peerIDs, _ := cmFill(b, peer)
+	b.Run("Rows=100k", func(b *testing.B) {
+		const turn = 64 // Gets between two clock reads
+		var ours, theirs, ourGets, theirGets atomic.Int64
+		b.ReportAllocs()
+		b.ResetTimer()
+		var seed atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seed.Add(1)) * 7919 % cmRows
+			var (
+				mine, peers time.Duration
+				myN, peerN  int64
+				connmgrTurn = seed.Load()%2 == 0 // goroutines start on different sides
+				n           = 0
+				start       = time.Now()
+			)
+			for pb.Next() {
+				var ok bool
+				if connmgrTurn {
+					_, ok = table.Get(tableIDs[i])
+				} else {
+					_, ok = peer.Get(peerIDs[i])
+				}
+				if !ok {
+					b.Error("row missing")
+					return
+				}
+				if i += 104729; i >= cmRows {
+					i %= cmRows
+				}
+				if n++; n == turn {
+					if d := time.Since(start); connmgrTurn {
+						mine, myN = mine+d, myN+int64(n)
+					} else {
+						peers, peerN = peers+d, peerN+int64(n)
+					}
+					connmgrTurn, n, start = !connmgrTurn, 0, time.Now()
+				}
+			}
+			ours.Add(int64(mine))
+			ourGets.Add(myN)
+			theirs.Add(int64(peers))
+			theirGets.Add(peerN)
+		})
+		if ourGets.Load() == 0 || theirGets.Load() == 0 {
+			return // b.N too small for a whole turn of each
+		}
+		perGet := func(d, n *atomic.Int64) float64 { return float64(d.Load()) / float64(n.Load()) }
+		b.ReportMetric(perGet(&ours, &ourGets), "connmgr-ns/get")
+		b.ReportMetric(perGet(&theirs, &theirGets), "map-rwmutex-ns/get")
+		b.ReportMetric(perGet(&ours, &ourGets)/perGet(&theirs, &theirGets), "connmgr/map-rwmutex")
+	})
 }
 
 // BenchmarkConnmgrUpdate changes one field of a row, from parallel

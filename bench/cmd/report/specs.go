@@ -328,13 +328,31 @@ var specs = []*spec{
 			"`sync.Map`. All hold the same `Entry` struct. `B/row` is the heap each row costs. " +
 			"A connmgr row is a pointer (so that ByName copies rows without the row locks): " +
 			"one cache miss more than a row stored in the map, which the contention of two " +
-			"CPUs on the single RWMutex hides. Medians move with the machine here: ten " +
-			"alternating runs on 2026-11-30 (`go test -c`, then `-test.bench " +
-			"'ConnmgrGet/Rows=100k/Impl=(connmgr|map-rwmutex)$' -test.benchtime 300ms`) gave " +
-			"1.12x (p=0.19), and single runs ranged from 113 to 540 ns.",
+			"CPUs on the single RWMutex hides. Separate runs of the implementations drift " +
+			"apart on this machine: on 2026-11-30's AMD EPYC virtual machine, eight alternating " +
+			"runs (`go test -c`, then `-test.bench " +
+			"'ConnmgrGet/Rows=100k/Impl=(connmgr|map-rwmutex)$' -test.benchtime 300ms`) " +
+			"ranged from 32 to 90 ns for connmgr and from 44 to 96 ns for the map, in two " +
+			"clusters. So the target is judged in the next section, on Gets timed in the same " +
+			"moments; the ratios here are shown, not judged.",
 		Column: "Impl", Base: "connmgr",
+	},
+	{
+		Bench: "BenchmarkConnmgrGetPaired", File: "connmgr-get-paired",
+		Title: "connmgr: Get by ID against map+RWMutex, paired",
+		Prose: "The Gets of the section above, connmgr's and map+RWMutex's, timed in the " +
+			"same moments: both tables of 100k rows are in memory at once, and each " +
+			"`b.RunParallel` goroutine reads from one and then the other in turns of 64 " +
+			"Gets, each turn timed on its own. `connmgr-ns/get` and `map-rwmutex-ns/get` are " +
+			"each one's mean Get per goroutine (two goroutines read at once, so ns/op, " +
+			"which is wall time over all Gets, is about half of it), and " +
+			"`connmgr/map-rwmutex` their ratio in the run; the target is met when the median " +
+			"of that ratio is. Each table shares the CPU caches with the other, which in a " +
+			"program that held only one it would not.",
+		Base: "paired",
 		Targets: []target{
-			ratioAtMost("connmgr/map-rwmutex", "Rows=100k", "map-rwmutex", 1.2, "", "connmgr Get vs map+RWMutex"),
+			pairedRatioAtMost("connmgr/map-rwmutex", "Rows=100k", "paired",
+				"connmgr/map-rwmutex", 1.2, "connmgr Get vs map+RWMutex"),
 		},
 	},
 	{
