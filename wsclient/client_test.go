@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,14 +352,13 @@ func TestSlowOnMessageIsNotADeadPeer(t *testing.T) {
 			once.Do(func() { close(handled) }) // a reconnect would bring the message again
 		},
 	})
+	var pings atomic.Int32
+	c.pingHook = func() { pings.Add(1) }
 	if err := c.Connect(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	<-handled
-	time.Sleep(100 * time.Millisecond) // pings resume, and are answered
-	if st := c.Stats(); st.Connects != 1 || c.State() != lifecycle.StateConnected {
-		t.Errorf("after a slow OnMessage: %d connects, state %v; want the first connection, still up", st.Connects, c.State())
-	}
+	checkPingsAnswered(t, c, &pings, 200*time.Millisecond, "after a slow OnMessage")
 }
 
 // TestBlackholeDetected puts a proxy that stops forwarding between client

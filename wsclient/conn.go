@@ -38,7 +38,7 @@ type connection struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	wt       *time.Timer  // fails the connection when a data write outlasts WriteTimeout
-	lastRead atomic.Int64 // monotime of the last frame received: data, ping or pong
+	lastRead atomic.Int64 // monotime of the last frame received (data, ping or pong), or of the end of a wait for the application
 	blocked  atomic.Bool  // the reader waits for OnMessage or Recv: the peer is not silent
 
 	failOnce sync.Once
@@ -308,7 +308,9 @@ func (cn *connection) write(typ websocket.MessageType, data []byte) error {
 // pingLoop pings when the peer has been silent for PingInterval, and ends
 // the connection when neither the pong nor any other frame comes within
 // PongTimeout: a peer that sends but does not answer (busy, not reading) is
-// alive.
+// alive. While the reader waits for the application (OnMessage, or room in
+// a full Recv buffer) it reads no pong: the pinger does not ping then, and
+// does not hold a ping that timed out during such a wait against the peer.
 func (cn *connection) pingLoop() {
 	c := cn.c
 	t := time.NewTimer(c.opts.PingInterval)
@@ -319,8 +321,13 @@ func (cn *connection) pingLoop() {
 			return
 		case <-t.C:
 		}
-		silent := time.Duration(monotime() - cn.lastRead.Load())
-		if cn.blocked.Load() || silent < c.opts.PingInterval {
+		// blocked before lastRead, in the order opposite to the reader's
+		// writes: a reader seen unblocked has stored its lastRead already.
+		if cn.blocked.Load() {
+			t.Reset(c.opts.PingInterval) // the reader waits for the application
+			continue
+		}
+		if silent := time.Duration(monotime() - cn.lastRead.Load()); silent < c.opts.PingInterval {
 			t.Reset(c.opts.PingInterval - min(silent, c.opts.PingInterval-time.Millisecond))
 			continue
 		}
@@ -337,10 +344,12 @@ func (cn *connection) pingLoop() {
 			cn.lastRead.Store(monotime())
 		case cn.ctx.Err() != nil:
 			return
-		case errors.Is(err, context.DeadlineExceeded) && (cn.lastRead.Load() > sent || cn.blocked.Load()):
-			// No pong, but a frame came meanwhile: the peer is alive. Or
-			// the reader, which took a message just before the ping, still
-			// waits for OnMessage or Recv and has not read the pong.
+		case errors.Is(err, context.DeadlineExceeded) && (cn.blocked.Load() || cn.lastRead.Load() > sent):
+			// No pong, but the reader, which took a message just before
+			// the ping, still waits for OnMessage or Recv and has not read
+			// it; or a frame came meanwhile, or the reader stopped waiting
+			// (which stores lastRead): the peer is not silent. blocked
+			// first, as above.
 		default:
 			cn.fail(CloseInfo{Code: -1, Err: fmt.Errorf("wsclient: no pong within %v: %w", c.opts.PongTimeout, err)})
 			return

@@ -41,7 +41,10 @@
 // pings; no pong (nor any other frame) within PongTimeout and the
 // connection is taken for dead and replaced, so a peer that vanished
 // without closing (a network that stalls instead of failing), which sends
-// nothing, is found in PingInterval + PongTimeout.
+// nothing, is found in PingInterval + PongTimeout. Time in which the
+// application holds the reader up (in OnMessage, or with the Recv buffer
+// full) is not the peer's silence: the client reads no pong then, and
+// counts PingInterval again from when the reader is free.
 //
 // # Closing
 //

@@ -111,18 +111,27 @@ func TestMessageJustBeforeAPingIsNotADeadPeer(t *testing.T) {
 				c.Write(ctx, websocket.MessageText, []byte("two"))
 				<-ctx.Done()
 			})
-			opts := Options{URL: s.url(), PingInterval: pingInterval, PongTimeout: pongTimeout, RecvBuffer: 1}
-			entered := make(chan struct{}, 2)
-			if !recv {
-				opts.OnMessage = func(Message) {
-					entered <- struct{}{}
-					time.Sleep(busy)
+			opts := Options{URL: s.url(), PingInterval: pingInterval, PongTimeout: pongTimeout}
+			entered := make(chan struct{})
+			var enteredOnce sync.Once // a reconnect would bring "one" again
+			if recv {
+				opts.RecvBuffer = 1
+			} else {
+				opts.OnMessage = func(m Message) {
+					if string(m.Data) == "one" {
+						enteredOnce.Do(func() { close(entered) })
+						time.Sleep(busy)
+					}
 				}
 			}
 			c := newClient(t, opts)
-			var once sync.Once
+			var (
+				once  sync.Once
+				pings atomic.Int32
+			)
 			hooked := make(chan struct{}) // closed once the pinger is past the messages
 			c.pingHook = func() {
+				pings.Add(1)
 				once.Do(func() {
 					defer close(hooked)
 					close(send)
@@ -148,10 +157,56 @@ func TestMessageJustBeforeAPingIsNotADeadPeer(t *testing.T) {
 					}
 				}
 			}
-			time.Sleep(2 * pingInterval) // pings resume, and are answered
-			if st := c.Stats(); st.Connects != 1 || c.State() != lifecycle.StateConnected {
-				t.Errorf("after a message just before a ping: %d connects, state %v, last error %q; want the first connection, still up", st.Connects, c.State(), st.LastError)
-			}
+			checkPingsAnswered(t, c, &pings, pongTimeout, "after a message just before a ping")
 		})
+	}
+}
+
+// checkPingsAnswered waits for the client's next ping, counted in pings by
+// its pingHook, and for that ping's PongTimeout to run out, then checks
+// that the client still has its first connection: pings went on, and were
+// answered.
+func checkPingsAnswered(t *testing.T, c *Client, pings *atomic.Int32, pongTimeout time.Duration, after string) {
+	t.Helper()
+	n := pings.Load()
+	waitFor(t, "a ping", func() bool { return pings.Load() > n })
+	time.Sleep(pongTimeout + 100*time.Millisecond)
+	if st := c.Stats(); st.Connects != 1 || c.State() != lifecycle.StateConnected {
+		t.Errorf("%s: %d connects, state %v, last error %q; want the first connection, still up", after, st.Connects, c.State(), st.LastError)
+	}
+}
+
+// TestRecvWaitIsNotPeerSilence keeps the reader waiting on a full Recv
+// buffer for longer than PingInterval: the client must not ping meanwhile
+// (the pong could not be read), nor count the wait as the peer's silence
+// once Recv frees the reader, which would make it ping at once.
+func TestRecvWaitIsNotPeerSilence(t *testing.T) {
+	t.Parallel()
+	const pingInterval = time.Second
+	s := newServer(t, func(_ int, c *websocket.Conn) {
+		ctx := c.CloseRead(context.Background()) // answers pings
+		c.Write(ctx, websocket.MessageText, []byte("one"))
+		c.Write(ctx, websocket.MessageText, []byte("two")) // the reader waits with this one
+		<-ctx.Done()
+	})
+	c := newClient(t, Options{URL: s.url(), PingInterval: pingInterval, PongTimeout: 10 * time.Second, RecvBuffer: 1})
+	var pings atomic.Int32
+	c.pingHook = func() { pings.Add(1) }
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both messages read", func() bool { return c.Stats().MessagesIn == 2 })
+	time.Sleep(pingInterval * 3 / 2)
+	if n := pings.Load(); n != 0 {
+		t.Fatalf("%d pings while the reader waited for Recv; want none", n)
+	}
+	if _, err := c.Recv(testCtx(t)); err != nil { // frees the reader
+		t.Fatal(err)
+	}
+	// The pinger looks every PingInterval: without the wait counted out, it
+	// would ping at its next look, within PingInterval/2 of now.
+	time.Sleep(pingInterval * 4 / 5)
+	if n := pings.Load(); n != 0 {
+		t.Errorf("%d pings within %v of Recv freeing the reader; want none before PingInterval (%v)", n, pingInterval*4/5, pingInterval)
 	}
 }

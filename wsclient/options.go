@@ -97,8 +97,10 @@ type Options struct {
 
 	// PongTimeout is how long a ping may wait for its pong before the
 	// connection is taken for dead and replaced; any other frame received
-	// meanwhile proves the peer alive too. Zero means DefaultPongTimeout
-	// (10s).
+	// meanwhile proves the peer alive too. A ping that times out while the
+	// client reads nothing because the application holds it up (OnMessage
+	// runs, or the Recv buffer is full) is not held against the peer. Zero
+	// means DefaultPongTimeout (10s).
 	PongTimeout time.Duration
 
 	// WriteTimeout bounds each frame written. A write that outlasts it (the
@@ -123,8 +125,10 @@ type Options struct {
 	ReadLimit int64
 
 	// RecvBuffer is how many received messages wait for Recv. When it is
-	// full the client stops reading until Recv catches up. Zero means
-	// DefaultRecvBuffer (256). Unused with OnMessage.
+	// full the client stops reading until Recv catches up: meanwhile it
+	// reads no pong and no close from the server, and does not ping, as
+	// while OnMessage runs. Zero means DefaultRecvBuffer (256). Unused with
+	// OnMessage.
 	RecvBuffer int
 
 	// OnMessage, when set, is given every received message instead of Recv,
@@ -135,11 +139,12 @@ type Options struct {
 	// m.Data is the handler's to keep.
 	//
 	// While OnMessage runs the connection reads nothing, pongs and the
-	// server's close included, and is not pinged: return quickly, and hand
-	// slow work to a goroutine of your own. OnMessage may call Send and
-	// TrySend (a reply written from the handler costs no hand-off either),
-	// but not Close, which waits for the reader goroutine. A panic in it is
-	// not recovered. With OnMessage set, Recv returns an error at once.
+	// server's close included, and that silence does not count against the
+	// peer (see PongTimeout): return quickly, and hand slow work to a
+	// goroutine of your own. OnMessage may call Send and TrySend (a reply
+	// written from the handler costs no hand-off either), but not Close,
+	// which waits for the reader goroutine. A panic in it is not recovered.
+	// With OnMessage set, Recv returns an error at once.
 	OnMessage func(m Message)
 
 	// OnConnected runs after every connect and reconnect, before the queued
