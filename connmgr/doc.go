@@ -48,10 +48,12 @@
 //
 // # Concurrency
 //
-// Rows are spread over 64 shards by ID, each with its own RWMutex; Get
-// takes one read lock, so readers of different connections do not contend.
-// A stored row is never changed in place: Push, SetName and Update store a
-// new copy, so a reader copies a row without holding any lock. Each call on
+// Rows are spread over 64 shards by ID, each with its own lock for the
+// calls that change rows. Get takes no lock (a shard's rows are a hash
+// table of atomic pointers), so readers never wait for one another, nor for
+// a writer. A stored row is never changed in place: Push, SetName and
+// Update store a new copy, so a reader copies a row without holding any
+// lock. Each call on
 // one ID (Push, Pop, Get, SetName, Update) is atomic: it sees and leaves
 // the row whole, and the name index agrees with it.
 //

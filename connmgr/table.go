@@ -51,13 +51,14 @@ type Table[A any] struct {
 
 // shard holds the rows whose ID hashes to it. A stored *Entry is never
 // changed: Update and SetName store a changed copy, so a reader may copy an
-// entry after letting go of the lock it found it under.
+// entry it found without a lock, or after letting go of the lock it found it
+// under.
 type shard[A any] struct {
-	// mu protects rows and counts. Lock order: a row shard's mu, then at
-	// most one name shard's mu at a time (see nameShard). Never two row
-	// shards.
+	// mu serializes the changes to rows, and protects counts. Get reads
+	// rows without it. Lock order: a row shard's mu, then at most one name
+	// shard's mu at a time (see nameShard). Never two row shards.
 	mu     sync.RWMutex
-	rows   map[ID]*Entry[A]
+	rows   rowMap[A]
 	counts counters
 	_      [64]byte // keeps neighbouring shards' locks off one cache line
 }
@@ -76,7 +77,7 @@ func New[A any](opts Options) (*Table[A], error) {
 	}
 	t := &Table[A]{schema: s, capacity: int64(opts.Capacity)}
 	for i := range t.shards {
-		t.shards[i].rows = make(map[ID]*Entry[A])
+		t.shards[i].rows.init()
 	}
 	t.names.init()
 	return t, nil
@@ -99,12 +100,12 @@ func (t *Table[A]) Push(id ID, name string, attrs A) error {
 	s := t.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.rows[id]
+	old := s.rows.get(id)
 	if old == nil && !t.reserve() {
 		s.counts.fullRejects++
 		return ErrFull
 	}
-	s.rows[id] = e
+	s.rows.put(e)
 	t.names.put(old, e)
 	s.counts.pushed(old != nil, cut)
 	return nil
@@ -134,11 +135,10 @@ func (t *Table[A]) Pop(id ID) (Entry[A], bool) {
 	s := t.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.rows[id]
+	e := s.rows.remove(id)
 	if e == nil {
 		return Entry[A]{}, false
 	}
-	delete(s.rows, id)
 	t.rows.Add(-1)
 	t.names.remove(e)
 	s.counts.pops++
@@ -146,12 +146,9 @@ func (t *Table[A]) Pop(id ID) (Entry[A], bool) {
 }
 
 // Get returns a copy of the row for id, and reports whether there is one.
-// It costs a read lock on one shard, a map lookup and the copy.
+// It takes no lock: it costs a hash lookup and the copy.
 func (t *Table[A]) Get(id ID) (Entry[A], bool) {
-	s := t.shard(id)
-	s.mu.RLock()
-	e := s.rows[id]
-	s.mu.RUnlock()
+	e := t.shard(id).rows.get(id)
 	if e == nil {
 		return Entry[A]{}, false
 	}
@@ -190,14 +187,14 @@ func (t *Table[A]) change(id ID, fn func(*Entry[A]) int) error {
 	s := t.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.rows[id]
+	old := s.rows.get(id)
 	if old == nil {
 		return ErrNotFound
 	}
 	e := new(Entry[A])
 	*e = *old
 	cut := fn(e)
-	s.rows[id] = e
+	s.rows.put(e)
 	t.names.put(old, e)
 	s.counts.updates++
 	s.counts.truncations += int64(cut)
@@ -232,9 +229,7 @@ func (t *Table[A]) Range(fn func(Entry[A]) bool) {
 func (s *shard[A]) appendRows(buf []Entry[A]) []Entry[A] {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, e := range s.rows {
-		buf = append(buf, *e)
-	}
+	s.rows.each(func(e *Entry[A]) { buf = append(buf, *e) })
 	return buf
 }
 
