@@ -50,12 +50,13 @@
 //
 // Rows are spread over 64 shards by ID, each with its own lock for the
 // calls that change rows. Get takes no lock (a shard's rows are a hash
-// table of atomic pointers), so readers never wait for one another, nor for
-// a writer. A stored row is never changed in place: Push, SetName and
-// Update store a new copy, so a reader copies a row without holding any
-// lock. Each call on
-// one ID (Push, Pop, Get, SetName, Update) is atomic: it sees and leaves
-// the row whole, and the name index agrees with it.
+// table of atomic pointers), so a Get never waits, for another Get or for a
+// writer; ByName, Range and Stats take locks. A stored row is never changed
+// in place: Push, SetName and Update store a new copy, so a reader copies a
+// row without holding any lock. Each call on one ID (Push, Pop, Get,
+// SetName, Update) is atomic: it sees and leaves the row whole. Get sees a
+// change as soon as the row is stored, a moment before the name index and
+// Len do: they have caught up by the time the changing call returns.
 //
 // Nothing spans rows. ByName reads one name's rows from the index under
 // one lock, a snapshot of that name; a row being renamed may be missing
@@ -72,7 +73,7 @@
 //
 //	init(max_conn, conflict_proportion, fields)
 //	                         New[A](Options{Capacity: max_conn}); fields are A's
-//	                         fields; conflict_proportion has no counterpart (Go maps)
+//	                         fields; conflict_proportion has no counterpart (hash tables that grow)
 //	pushConnect(fd, name, options)  Push(id, name, attrs), id from NextID
 //	popConnect(fd)           Pop(id)
 //	get(fd)                  Get(id), an Entry[A] copy

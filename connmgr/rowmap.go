@@ -16,8 +16,9 @@ import "sync/atomic"
 // they were at that moment, which is as if its read had happened then.
 //
 // A probe reads the row of each slot it passes, to compare IDs. IDs from
-// NextID are consecutive, and the multiplicative hash gives consecutive IDs
-// distinct slots, so a probe for such an ID reads one slot and one row.
+// NextID are consecutive, and the multiplicative hash spreads them evenly
+// over the slots, so a probe for such an ID usually reads one slot and one
+// row (1.00 slots a probe, on average, in a table of 100k such rows).
 // (Keeping each ID beside its pointer, to pass other IDs' slots without
 // reading their rows, doubled the arrays and made Get 22% slower.)
 type rowMap[A any] struct {
@@ -101,6 +102,8 @@ func (m *rowMap[A]) put(e *Entry[A]) *Entry[A] {
 				free = int(i)
 			}
 		case old.ID == e.ID:
+			// In place, not in the first tombstone: a reader that has
+			// passed that slot would find neither.
 			t.slots[i].Store(e)
 			return old
 		}

@@ -1,59 +1,111 @@
 package connmgr
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
+// collidingIDs returns n IDs whose home slots in an array of 1024 are all
+// among its first four, and so are in any smaller array: probes are long,
+// pass runs of tombstones and wrap around the end of the array.
+func collidingIDs(n int) []ID {
+	t := newRowSlots[attrs](1024)
+	var ids []ID
+	for x := ID(0); len(ids) < n; x++ {
+		if t.home(x) < 4 {
+			ids = append(ids, x)
+		}
+	}
+	return ids
+}
+
+// checkSlots fails t unless m's counts agree with its array: used is the
+// number of slots not empty, at most 3/4 of them, and live the rows.
+func checkSlots(t *testing.T, m *rowMap[attrs], what string) {
+	t.Helper()
+	used, live := 0, 0
+	slots := m.tab.Load().slots
+	for i := range slots {
+		if e := slots[i].Load(); e != nil {
+			used++
+			if e != m.tomb {
+				live++
+			}
+		}
+	}
+	if used != m.used || live != m.live || used*4 > len(slots)*3 {
+		t.Fatalf("%s: %d slots, %d not empty, %d rows; the map counts used %d, live %d", what, len(slots), used, live, m.used, m.live)
+	}
+}
+
 // TestRowMapAgainstMap runs random puts, removes and gets on one rowMap and
-// on a Go map, and wants the same answers. The IDs are drawn from a small
-// set of multiples of 1<<20, which the hash sends to few home slots: long
-// probes, runs of tombstones to pass and to reuse, and every rehash (grow,
-// and sweep of the tombstones) happen many times.
+// on a Go map, and wants the same answers: on consecutive IDs, as NextID
+// gives, and on IDs that all want the same few slots. Then it removes
+// nearly every row and churns: the array must shrink back.
 func TestRowMapAgainstMap(t *testing.T) {
 	t.Parallel()
-	for _, spread := range []uint64{1, 1 << 20} {
+	consecutive := make([]ID, 300)
+	for i := range consecutive {
+		consecutive[i] = ID(i + 1)
+	}
+	for _, set := range []struct {
+		name string
+		ids  []ID
+	}{{"consecutive", consecutive}, {"colliding", collidingIDs(300)}} {
 		var m rowMap[attrs]
 		m.init()
 		want := map[ID]*Entry[attrs]{}
-		rng := rand.New(rand.NewPCG(1, spread))
+		rng := rand.New(rand.NewPCG(1, 2))
 		for step := range 200_000 {
-			id := ID(rng.Uint64N(300) * spread)
+			id := set.ids[rng.IntN(len(set.ids))]
 			switch rng.IntN(3) {
 			case 0:
 				e := &Entry[attrs]{ID: id, Attrs: attrs{Room: step}}
 				if got := m.put(e); got != want[id] {
-					t.Fatalf("spread %d, step %d: put(%d) replaced %p, want %p", spread, step, id, got, want[id])
+					t.Fatalf("%s, step %d: put(%d) replaced %p, want %p", set.name, step, id, got, want[id])
 				}
 				want[id] = e
 			case 1:
 				if got := m.remove(id); got != want[id] {
-					t.Fatalf("spread %d, step %d: remove(%d) = %p, want %p", spread, step, id, got, want[id])
+					t.Fatalf("%s, step %d: remove(%d) = %p, want %p", set.name, step, id, got, want[id])
 				}
 				delete(want, id)
 			default:
 				if got := m.get(id); got != want[id] {
-					t.Fatalf("spread %d, step %d: get(%d) = %p, want %p", spread, step, id, got, want[id])
+					t.Fatalf("%s, step %d: get(%d) = %p, want %p", set.name, step, id, got, want[id])
 				}
 			}
-			if m.live != len(want) {
-				t.Fatalf("spread %d, step %d: live = %d, want %d", spread, step, m.live, len(want))
+			if step%997 == 0 {
+				checkSlots(t, &m, fmt.Sprintf("%s, step %d", set.name, step))
 			}
 		}
+		checkSlots(t, &m, set.name)
 		seen := map[ID]bool{}
 		m.each(func(e *Entry[attrs]) {
 			if want[e.ID] != e || seen[e.ID] {
-				t.Errorf("spread %d: each gave %d (%p) unexpectedly", spread, e.ID, e)
+				t.Errorf("%s: each gave %d (%p) unexpectedly", set.name, e.ID, e)
 			}
 			seen[e.ID] = true
 		})
 		if len(seen) != len(want) {
-			t.Errorf("spread %d: each gave %d rows, want %d", spread, len(seen), len(want))
+			t.Errorf("%s: each gave %d rows, want %d", set.name, len(seen), len(want))
 		}
-		if n := len(m.tab.Load().slots); n > 4*max(len(want), minSlots) {
-			t.Errorf("spread %d: %d slots for %d rows: the array does not shrink when the rows go", spread, n, len(want))
+
+		for id := range want {
+			m.remove(id)
+		}
+		for i := range 1000 { // two rows at a time, each a new ID
+			m.put(&Entry[attrs]{ID: ID(1<<40 + i)})
+			if i >= 2 {
+				m.remove(ID(1<<40 + i - 2))
+			}
+		}
+		checkSlots(t, &m, set.name+", after the churn")
+		if n := len(m.tab.Load().slots); n != minSlots {
+			t.Errorf("%s: %d slots for %d rows after the churn; want the array back to %d", set.name, n, m.live, minSlots)
 		}
 	}
 }
