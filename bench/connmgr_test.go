@@ -183,20 +183,31 @@ func cmParallel(b *testing.B, ids []connmgr.ID, body func(id connmgr.ID)) {
 	b.Helper()
 	b.ReportAllocs()
 	b.ResetTimer()
-	var seed sync.Mutex
-	next := 0
+	var starts atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
-		seed.Lock()
-		i := next * 7919 % len(ids)
-		next++
-		seed.Unlock()
+		w := newCMWalk(&starts)
 		for pb.Next() {
-			body(ids[i])
-			if i += 104729; i >= len(ids) {
-				i %= len(ids)
-			}
+			body(ids[w.next()])
 		}
 	})
+}
+
+// cmWalk walks the indexes of cmRows rows in a stride, so that reads spread
+// over the whole table, each goroutine from a start of its own.
+type cmWalk struct{ i int }
+
+// newCMWalk returns the walk of the next goroutine counted in starts.
+func newCMWalk(starts *atomic.Int64) *cmWalk {
+	return &cmWalk{i: int(starts.Add(1)) * 7919 % cmRows}
+}
+
+// next returns the walk's index and moves it on.
+func (w *cmWalk) next() int {
+	i := w.i
+	if w.i += 104729; w.i >= cmRows {
+		w.i %= cmRows
+	}
+	return i
 }
 
 // BenchmarkConnmgrGet reads a row by ID from a table of 100k rows, from
@@ -234,19 +245,19 @@ func BenchmarkConnmgrGetPaired(b *testing.B) {
 		var ours, theirs, ourGets, theirGets atomic.Int64
 		b.ReportAllocs()
 		b.ResetTimer()
-		var seed atomic.Int64
+		var starts atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
-			i := int(seed.Add(1)) * 7919 % cmRows
+			w := newCMWalk(&starts)
 			var (
 				mine, peers time.Duration
 				myN, peerN  int64
-				connmgrTurn = seed.Load()%2 == 0 // goroutines start on different sides
+				connmgrTurn = starts.Load()%2 == 0 // goroutines start on different sides
 				n           = 0
 				start       = time.Now()
 			)
 			for pb.Next() {
 				var ok bool
-				if connmgrTurn {
+				if i := w.next(); connmgrTurn {
 					_, ok = table.Get(tableIDs[i])
 				} else {
 					_, ok = peer.Get(peerIDs[i])
@@ -254,9 +265,6 @@ func BenchmarkConnmgrGetPaired(b *testing.B) {
 				if !ok {
 					b.Error("row missing")
 					return
-				}
-				if i += 104729; i >= cmRows {
-					i %= cmRows
 				}
 				if n++; n == turn {
 					if d := time.Since(start); connmgrTurn {

@@ -62,17 +62,19 @@ func (t *rowSlots[A]) next(i uint64) uint64 {
 	return (i + 1) & uint64(len(t.slots)-1)
 }
 
-// get returns the row for id, or nil. It takes no lock: an array always has
-// an empty slot, which ends a probe for an ID not held.
+// get returns the row for id, or nil. It takes no lock.
 func (m *rowMap[A]) get(id ID) *Entry[A] {
-	t := m.tab.Load()
+	_, e := m.find(m.tab.Load(), id)
+	return e
+}
+
+// find returns the row for id in t and its slot, or a nil row. An array
+// always has an empty slot, which ends a probe for an ID not held.
+func (m *rowMap[A]) find(t *rowSlots[A], id ID) (uint64, *Entry[A]) {
 	for i := t.home(id); ; i = t.next(i) {
 		e := t.slots[i].Load()
-		if e == nil {
-			return nil
-		}
-		if e.ID == id && e != m.tomb {
-			return e
+		if e == nil || e.ID == id && e != m.tomb {
+			return i, e
 		}
 	}
 }
@@ -114,17 +116,12 @@ func (m *rowMap[A]) put(e *Entry[A]) *Entry[A] {
 // row, or nil. The caller holds the shard's mu.
 func (m *rowMap[A]) remove(id ID) *Entry[A] {
 	t := m.tab.Load()
-	for i := t.home(id); ; i = t.next(i) {
-		e := t.slots[i].Load()
-		if e == nil {
-			return nil
-		}
-		if e.ID == id && e != m.tomb {
-			t.slots[i].Store(m.tomb)
-			m.live--
-			return e
-		}
+	i, e := m.find(t, id)
+	if e != nil {
+		t.slots[i].Store(m.tomb)
+		m.live--
 	}
+	return e
 }
 
 // rehash moves the rows to a new array sized for n rows, at most half full,
