@@ -122,10 +122,11 @@ func TestGetNeverMissesAHeldRow(t *testing.T) {
 		mustPush(t, tb, held[i], "held")
 	}
 	var (
-		stop   atomic.Bool
-		wg     sync.WaitGroup
-		misses atomic.Int64
-		reads  atomic.Int64
+		stop    atomic.Bool
+		churned atomic.Int64 // the writers' rounds
+		wg      sync.WaitGroup
+		misses  atomic.Int64
+		reads   atomic.Int64
 	)
 	for w := range 2 { // churn: new rows pushed and popped, the held ones updated
 		wg.Go(func() {
@@ -149,19 +150,20 @@ func TestGetNeverMissesAHeldRow(t *testing.T) {
 				if err := tb.Update(id, func(a *attrs) { a.Room++ }); err != nil {
 					t.Errorf("Update(%d) = %v", id, err)
 				}
+				churned.Add(1)
 			}
 		})
 	}
 	for range 2 {
 		wg.Go(func() {
-			for n := 0; !stop.Load() || n < 100_000; n++ {
+			for n := 0; !stop.Load(); n++ {
 				id := held[n%len(held)]
 				e, ok := tb.Get(id)
 				if !ok || e.ID != id || e.Name != "held" {
 					misses.Add(1)
 				}
 				reads.Add(1)
-				if n == 100_000 {
+				if n >= 100_000 && churned.Load() >= 20_000 { // the writers may start late
 					stop.Store(true)
 				}
 			}
