@@ -20,6 +20,8 @@ import (
 // runs cannot tell from a difference between the clients; paired, both
 // clients see the same drift. Metrics: wsclient-ns/rt and coder-ns/rt are
 // each client's mean round trip, and wsclient/coder their ratio in the run.
+// The Recv runs time a third client too, coder with a reader goroutine
+// (coder-reader-ns/rt, and wsclient/coder-reader).
 func BenchmarkWSEchoPaired(b *testing.B) {
 	url := startEchoProcess(b)
 	for _, size := range []int{64, 4096} {
@@ -58,6 +60,63 @@ func (e *coderEcho) roundTrip(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), err
 }
 
+// coderReaderEcho is raw coder/websocket as a client that pings the peer
+// must use it: coder reads a pong only inside a Read, so a goroutine reads
+// all the time, and the application takes the messages from a buffered
+// channel, as it does from wsclient's Recv. It has no pinger: only the
+// reading is measured.
+type coderReaderEcho struct {
+	c       *websocket.Conn
+	msg     []byte
+	inbound chan []byte
+}
+
+func dialCoderReaderEcho(b *testing.B, url string, msg []byte) *coderReaderEcho {
+	c, _, err := websocket.Dial(context.Background(), url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &coderReaderEcho{c: c, msg: msg, inbound: make(chan []byte, wsclient.DefaultRecvBuffer)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(e.inbound)
+		for {
+			_, data, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			e.inbound <- data
+		}
+	}()
+	b.Cleanup(func() {
+		c.CloseNow()
+		<-done
+	})
+	return e
+}
+
+// roundTrip writes the message and takes its echo from the reader
+// goroutine, and returns how long that took.
+func (e *coderReaderEcho) roundTrip(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if err := e.c.Write(ctx, websocket.MessageBinary, e.msg); err != nil {
+		return 0, err
+	}
+	select {
+	case data, ok := <-e.inbound:
+		if !ok {
+			return 0, fmt.Errorf("coder reader: connection closed")
+		}
+		if len(data) != len(e.msg) {
+			return 0, fmt.Errorf("coder reader got %d bytes, sent %d", len(data), len(e.msg))
+		}
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return time.Since(start), nil
+}
+
 // reportPaired reports the two clients' mean round trips and their ratio.
 func reportPaired(b *testing.B, ws, coder time.Duration) {
 	b.ReportMetric(float64(ws.Nanoseconds())/float64(b.N), "wsclient-ns/rt")
@@ -65,12 +124,15 @@ func reportPaired(b *testing.B, ws, coder time.Duration) {
 	b.ReportMetric(float64(ws)/float64(coder), "wsclient/coder")
 }
 
+// pairedRecv times three round trips an op: wsclient's with Recv, bare
+// coder's, and coder's with a reader goroutine.
 func pairedRecv(b *testing.B, url string, msg []byte) {
 	ctx := context.Background()
 	c := newWSClient(b, wsclient.Options{URL: url})
 	connectWSClient(b, c)
 	raw := dialCoderEcho(b, url, msg)
-	var ws, coder time.Duration
+	reader := dialCoderReaderEcho(b, url, msg)
+	var ws, coder, coderReader time.Duration
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
@@ -86,9 +148,15 @@ func pairedRecv(b *testing.B, url string, msg []byte) {
 			b.Fatal(err)
 		}
 		coder += d
+		if d, err = reader.roundTrip(ctx); err != nil {
+			b.Fatal(err)
+		}
+		coderReader += d
 	}
 	b.StopTimer()
 	reportPaired(b, ws, coder)
+	b.ReportMetric(float64(coderReader.Nanoseconds())/float64(b.N), "coder-reader-ns/rt")
+	b.ReportMetric(float64(ws)/float64(coderReader), "wsclient/coder-reader")
 }
 
 // pairedOnMessage runs the pairs on wsclient's reader goroutine: before

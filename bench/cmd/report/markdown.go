@@ -83,7 +83,7 @@ func (r *report) writeTargets(b *bytes.Buffer) {
 				got = "—"
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n",
-				shortName(t.Spec.Bench), cellText(tg.What), cellText(tg.Goal), cellText(got), verdictWord(v))
+				shortName(t.Spec.Bench), cellText(tg.What), cellText(tg.Goal), cellText(got), verdictWord(tg, v))
 		}
 	}
 	b.WriteString("\n")
@@ -111,9 +111,9 @@ func writeSection(b *bytes.Buffer, t *table, count int, benchtime string) {
 	fmt.Fprintf(b, "Targets:\n\n")
 	for _, tg := range sp.Targets {
 		v := tg.check(t)
-		line := fmt.Sprintf("- %s: target %s: %s", tg.What, tg.Goal, verdictWord(v))
+		line := fmt.Sprintf("- %s: target %s: %s", tg.What, tg.Goal, verdictWord(tg, v))
 		if v.Measured {
-			line = fmt.Sprintf("- %s: %s; target %s: %s", tg.What, v.Got, tg.Goal, verdictWord(v))
+			line = fmt.Sprintf("- %s: %s; target %s: %s", tg.What, v.Got, tg.Goal, verdictWord(tg, v))
 		}
 		if note := verdictNote(v); note != "" {
 			line += " (" + note + ")"

@@ -12,7 +12,10 @@ type target struct {
 	Goal  string // the issue's target: "≤ 1.15x"
 	Chart string // the label of its bar in results.svg; empty for none
 	Limit float64
-	eval  func(t *table) verdict
+	// Waived, when set, says why a miss of this target is not held against
+	// its issue: the report still measures it and says it was missed.
+	Waived string
+	eval   func(t *table) verdict
 }
 
 // verdict is a target checked against measurements.
@@ -122,13 +125,16 @@ func unitWord(unit string) string {
 	return unit
 }
 
-// verdictWord is a verdict in one word, bold when the target is missed.
-func verdictWord(v verdict) string {
+// verdictWord is tg's verdict in one word, bold when the target is missed,
+// and followed by the reason when that miss is waived.
+func verdictWord(tg target, v verdict) string {
 	switch {
 	case !v.Measured:
 		return "not measured"
 	case v.Met:
 		return "met"
+	case tg.Waived != "":
+		return "**missed**, waived: " + tg.Waived
 	}
 	return "**missed**"
 }

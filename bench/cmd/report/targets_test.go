@@ -51,3 +51,19 @@ func TestPairedRatioAtMost(t *testing.T) {
 		t.Errorf("a unit with no runs = %+v, want not measured", v)
 	}
 }
+
+func TestWaivedTargetSaysMissedAndWhy(t *testing.T) {
+	tg := waived(target{What: "a/b"}, "the reason")
+	if got := verdictWord(tg, verdict{Measured: true, Met: false}); got != "**missed**, waived: the reason" {
+		t.Errorf("waived and missed = %q, want it to say missed, waived and why", got)
+	}
+	if got := verdictWord(tg, verdict{Measured: true, Met: true}); got != "met" {
+		t.Errorf("waived and met = %q, want met", got)
+	}
+	if got := verdictWord(tg, verdict{}); got != "not measured" {
+		t.Errorf("waived, not measured = %q, want not measured", got)
+	}
+	if got := verdictWord(target{}, verdict{Measured: true}); got != "**missed**" {
+		t.Errorf("missed = %q, want **missed**", got)
+	}
+}
