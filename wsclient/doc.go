@@ -68,12 +68,15 @@
 // through the reader goroutine, which must always run (it answers pings and
 // sees the peer's close): one goroutine hand-off per message, which on a
 // multi-core machine usually wakes another CPU. Timed in the same moments
-// as raw coder on 2-core virtual machines, an echo round trip through Recv
-// took 1.09x to 1.19x raw coder's (64-byte and 4 KiB messages, four runs),
-// and 1.02x to 1.04x with the program on one CPU, where no other CPU is
-// woken. Options.OnMessage takes the messages on the reader goroutine
-// itself, with no hand-off; a client that replies from it (an echo, a bot
-// answering a command) took 1.01x to 1.07x raw coder's. Use it for high-rate
-// streams whose messages are handled quickly; use Recv when the handling is
-// slow or belongs to another goroutine anyway.
+// on 2-core virtual machines, an echo round trip through Recv took 1.09x to
+// 1.22x that of raw coder reading on the goroutine that wrote (64-byte and
+// 4 KiB messages), 1.02x to 1.04x with the program on one CPU, where no
+// other CPU is woken, and 0.98x to 1.01x that of raw coder read the way a
+// client that pings must read it, by a goroutine that always reads and
+// hands each message on: the hand-off is the whole difference.
+// Options.OnMessage takes the messages on the reader goroutine itself, with
+// no hand-off; a client that replies from it (an echo, a bot answering a
+// command) took 1.00x to 1.08x raw coder's. Use it for high-rate streams
+// whose messages are handled quickly; use Recv when the handling is slow or
+// belongs to another goroutine anyway.
 package wsclient
