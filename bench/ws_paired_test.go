@@ -13,15 +13,16 @@ import (
 
 // BenchmarkWSEchoPaired times wsclient's echo round trip against raw
 // coder/websocket's in the same moments: each op is one round trip through
-// wsclient, then one through coder, on two connections to the same echo
-// server in another process, each timed on its own. On a virtual machine
+// wsclient and one through coder (and, for Recv, a third through
+// coder-reader), on connections to the same echo server in another
+// process, each timed on its own. On a virtual machine
 // the loopback round trip drifts between runs (BenchmarkWSEcho's coder runs
 // ranged from 50 to 160 µs in one report), which a comparison of separate
 // runs cannot tell from a difference between the clients; paired, both
 // clients see the same drift. Metrics: wsclient-ns/rt and coder-ns/rt are
 // each client's mean round trip, and wsclient/coder their ratio in the run.
-// The Recv runs time a third client too, coder with a reader goroutine
-// (coder-reader-ns/rt, and wsclient/coder-reader).
+// The Recv runs time coder with a reader goroutine too (coder-reader-ns/rt,
+// and wsclient/coder-reader).
 func BenchmarkWSEchoPaired(b *testing.B) {
 	url := startEchoProcess(b)
 	for _, size := range []int{64, 4096} {
@@ -61,8 +62,9 @@ func (e *coderEcho) roundTrip(ctx context.Context) (time.Duration, error) {
 }
 
 // coderReaderEcho is raw coder/websocket as a client that pings the peer
-// must use it: coder reads a pong only inside a Read, so a goroutine reads
-// all the time, and the application takes the messages from a buffered
+// must use it when the application takes its messages on a goroutine of
+// its own: coder reads a pong only inside a Read, so a goroutine reads all
+// the time, and the application takes the messages from a buffered
 // channel, as it does from wsclient's Recv. It has no pinger: only the
 // reading is measured.
 type coderReaderEcho struct {
@@ -125,38 +127,44 @@ func reportPaired(b *testing.B, ws, coder time.Duration) {
 }
 
 // pairedRecv times three round trips an op: wsclient's with Recv, bare
-// coder's, and coder's with a reader goroutine.
+// coder's, and coder's with a reader goroutine, each op starting with the
+// next of the three, so that none always follows the same one.
 func pairedRecv(b *testing.B, url string, msg []byte) {
 	ctx := context.Background()
 	c := newWSClient(b, wsclient.Options{URL: url})
 	connectWSClient(b, c)
 	raw := dialCoderEcho(b, url, msg)
 	reader := dialCoderReaderEcho(b, url, msg)
-	var ws, coder, coderReader time.Duration
+	var times [3]time.Duration // wsclient, coder, coder-reader
+	roundTrips := [3]func() (time.Duration, error){
+		func() (time.Duration, error) {
+			start := time.Now()
+			if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
+				return 0, err
+			}
+			if m, err := c.Recv(ctx); err != nil || len(m.Data) != len(msg) {
+				return 0, fmt.Errorf("Recv = %d bytes, %v", len(m.Data), err)
+			}
+			return time.Since(start), nil
+		},
+		func() (time.Duration, error) { return raw.roundTrip(ctx) },
+		func() (time.Duration, error) { return reader.roundTrip(ctx) },
+	}
 	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
-		if err := c.Send(ctx, wsclient.MessageBinary, msg); err != nil {
-			b.Fatal(err)
+	for i := range b.N {
+		for j := range 3 {
+			k := (i + j) % 3
+			d, err := roundTrips[k]()
+			if err != nil {
+				b.Fatal(err)
+			}
+			times[k] += d
 		}
-		if m, err := c.Recv(ctx); err != nil || len(m.Data) != len(msg) {
-			b.Fatalf("Recv = %d bytes, %v", len(m.Data), err)
-		}
-		ws += time.Since(start)
-		d, err := raw.roundTrip(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		coder += d
-		if d, err = reader.roundTrip(ctx); err != nil {
-			b.Fatal(err)
-		}
-		coderReader += d
 	}
 	b.StopTimer()
-	reportPaired(b, ws, coder)
-	b.ReportMetric(float64(coderReader.Nanoseconds())/float64(b.N), "coder-reader-ns/rt")
-	b.ReportMetric(float64(ws)/float64(coderReader), "wsclient/coder-reader")
+	reportPaired(b, times[0], times[1])
+	b.ReportMetric(float64(times[2].Nanoseconds())/float64(b.N), "coder-reader-ns/rt")
+	b.ReportMetric(float64(times[0])/float64(times[2]), "wsclient/coder-reader")
 }
 
 // pairedOnMessage runs the pairs on wsclient's reader goroutine: before

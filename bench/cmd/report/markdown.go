@@ -26,7 +26,7 @@ func (r *report) headlines() []bar {
 				continue
 			}
 			if v := tg.check(t); v.Measured {
-				bars = append(bars, bar{Label: tg.Chart, Ratio: v.Ratio, Target: tg.Limit, Met: v.Met})
+				bars = append(bars, bar{Label: tg.Chart, Ratio: v.Ratio, Target: tg.Limit, Met: v.Met, Waived: tg.Waived != ""})
 			}
 		}
 	}

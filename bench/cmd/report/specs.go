@@ -164,10 +164,11 @@ var specs = []*spec{
 		Bench: "BenchmarkWSEchoPaired", File: "ws-echo-paired",
 		Title: "wsclient: echo round trip against coder/websocket, paired",
 		Prose: "The round trip of the section above, timed for wsclient and raw " +
-			"coder/websocket in the same moments: each op is one round trip through wsclient, " +
-			"then one through coder, on connections to the same echo server in another " +
-			"process, each timed on its own, so that both clients see the same drift of the " +
-			"machine. `wsclient-ns/rt` and `coder-ns/rt` are each client's mean round trip in " +
+			"coder/websocket in the same moments: each op is one round trip through wsclient " +
+			"and one through coder (and, for Recv, a third through `coder-reader`), each op " +
+			"starting with the next client in turn, on connections to the same echo server in " +
+			"another process, each timed on its own, so that the clients see the same drift of " +
+			"the machine. `wsclient-ns/rt` and `coder-ns/rt` are each client's mean round trip in " +
 			"a run, and `wsclient/coder` their ratio in that run; a target is met when the " +
 			"median of that ratio is. ns/op is the whole op. `Receive=OnMessage` takes " +
 			"wsclient's echo in `Options.OnMessage`, on the reader goroutine, which then does " +
@@ -176,10 +177,12 @@ var specs = []*spec{
 			"from the reader goroutine per round trip, and times a third client as well: " +
 			"`coder-reader` is raw coder with a goroutine that reads all the time and hands " +
 			"each message to the caller through a buffered channel (`coder-reader-ns/rt`, " +
-			"and `wsclient/coder-reader`). That is how a coder client that pings must read: " +
-			"coder reads a pong only inside a `Read`, so one must always be in progress, which " +
-			"is why the issue asks that wsclient's reader goroutine always run and that `Recv` " +
-			"read from a buffer it fills. Against bare coder, which reads on the goroutine " +
+			"and `wsclient/coder-reader`). That is how a coder client that pings must read when " +
+			"its application takes the messages on a goroutine of its own: coder reads a pong " +
+			"only inside a `Read` (\"Ping must be called concurrently with Reader\"), so one must " +
+			"always be in progress. The issue asks the same of wsclient for the same reason (its " +
+			"reader goroutine always runs), and has `Recv` take the messages from a buffer that " +
+			"goroutine fills. Against bare coder, which reads on the goroutine " +
 			"that wrote, that hand-off is what Recv's round trip costs more; the miss is " +
 			"waived, and Recv is judged against `coder-reader`, which pays the same hand-off. " +
 			"What the hand-off costs, counted in system calls over 5000 round trips on 2026-11-30 " +

@@ -45,6 +45,7 @@ func TestChartSmall(t *testing.T) {
 		{Label: "met & <escaped>", Ratio: 0.9, Target: 1.15, Met: true},
 		{Label: "missed", Ratio: 1.36, Target: 1, Met: false},
 		{Label: "far left", Ratio: 0.0002, Target: 0.001, Met: true},
+		{Label: "waived", Ratio: 1.2, Target: 1.1, Waived: true},
 	}
 	var b bytes.Buffer
 	if err := writeChart(&b, bars); err != nil {
@@ -53,7 +54,7 @@ func TestChartSmall(t *testing.T) {
 	checkWellFormed(t, b.Bytes())
 	checkGolden(t, "chart-small.golden.svg", b.Bytes())
 	s := b.String()
-	for _, want := range []string{"met &amp; &lt;escaped&gt;", "#2e7d32", "#c62828", "<polygon", "0.0002x"} {
+	for _, want := range []string{"met &amp; &lt;escaped&gt;", "#2e7d32", "#c62828", "<polygon", "0.0002x", "1.20x (target ≤ 1.10x), waived"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("chart lacks %q", want)
 		}
