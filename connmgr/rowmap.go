@@ -1,6 +1,9 @@
 package connmgr
 
-import "sync/atomic"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // rowMap holds one shard's rows by ID: an open-addressed hash table (linear
 // probing) of atomic row pointers, which get reads with no lock while the
@@ -71,20 +74,30 @@ func (m *rowMap[A]) get(id ID) *Entry[A] {
 // find returns the row for id in t and its slot, or a nil row. An array
 // always has an empty slot, which ends a probe for an ID not held.
 func (m *rowMap[A]) find(t *rowSlots[A], id ID) (uint64, *Entry[A]) {
-	for i := t.home(id); ; i = t.next(i) {
+	home := t.home(id)
+	for i := home; ; {
 		e := t.slots[i].Load()
 		if e == nil || e.ID == id && e != m.tomb {
 			return i, e
 		}
+		if i = t.next(i); i == home {
+			panic(errNoEmptySlot)
+		}
 	}
 }
+
+// errNoEmptySlot is the panic of a probe that went round a whole array: the
+// writers keep an array at most 3/4 full, so it means a bug in rowMap, which
+// a probe would otherwise repeat for ever.
+var errNoEmptySlot = errors.New("connmgr: internal error: a row array has no empty slot")
 
 // put stores e as the row for e.ID, and returns the row it replaced, or nil.
 // The caller holds the shard's mu.
 func (m *rowMap[A]) put(e *Entry[A]) *Entry[A] {
 	t := m.tab.Load()
 	free := -1 // the first tombstone on the probe, where a new row goes
-	for i := t.home(e.ID); ; i = t.next(i) {
+	home := t.home(e.ID)
+	for i := home; ; {
 		old := t.slots[i].Load()
 		switch {
 		case old == nil:
@@ -108,6 +121,9 @@ func (m *rowMap[A]) put(e *Entry[A]) *Entry[A] {
 			// passed that slot would find neither.
 			t.slots[i].Store(e)
 			return old
+		}
+		if i = t.next(i); i == home {
+			panic(errNoEmptySlot)
 		}
 	}
 }
@@ -141,9 +157,12 @@ func (m *rowMap[A]) rehash(n int) {
 
 // insertInto stores e, whose ID t does not hold, in t, which has room.
 func (m *rowMap[A]) insertInto(t *rowSlots[A], e *Entry[A]) {
-	i := t.home(e.ID)
+	home := t.home(e.ID)
+	i := home
 	for t.slots[i].Load() != nil {
-		i = t.next(i)
+		if i = t.next(i); i == home {
+			panic(errNoEmptySlot)
+		}
 	}
 	t.slots[i].Store(e)
 	m.used++

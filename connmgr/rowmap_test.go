@@ -177,3 +177,33 @@ func TestGetNeverMissesAHeldRow(t *testing.T) {
 		t.Fatalf("Stats = %+v: the churn did not happen", st)
 	}
 }
+
+// TestProbeOfAFullArrayPanics fills an array past what the writers allow
+// (every slot a row) and wants each probe to stop with errNoEmptySlot where
+// it would otherwise go round for ever: a counting bug in rowMap then fails
+// the tests instead of hanging them.
+func TestProbeOfAFullArrayPanics(t *testing.T) {
+	var m rowMap[attrs]
+	m.init()
+	tab := m.tab.Load()
+	for i := range tab.slots {
+		tab.slots[i].Store(&Entry[attrs]{ID: ID(1000 + i)})
+	}
+	m.live = len(tab.slots)
+	m.used = 0 // as a counting bug would leave it: put sees room and probes
+	for name, probe := range map[string]func(){
+		"get":        func() { m.get(1) },
+		"remove":     func() { m.remove(1) },
+		"put":        func() { m.put(&Entry[attrs]{ID: 1}) },
+		"insertInto": func() { m.insertInto(tab, &Entry[attrs]{ID: 1}) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != errNoEmptySlot {
+					t.Errorf("%s on a full array: recovered %v, want errNoEmptySlot", name, r)
+				}
+			}()
+			probe()
+		}()
+	}
+}
