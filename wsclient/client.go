@@ -24,6 +24,16 @@ const (
 	MessageBinary = MessageType(websocket.MessageBinary)
 )
 
+// check returns an error unless typ is MessageText or MessageBinary: any
+// other opcode written as a data message makes the peer close the
+// connection as a protocol error.
+func (typ MessageType) check() error {
+	if typ != MessageText && typ != MessageBinary {
+		return fmt.Errorf("wsclient: message type %d: send MessageText or MessageBinary", int(typ))
+	}
+	return nil
+}
+
 // Message is a received message.
 type Message struct {
 	Type MessageType
@@ -49,9 +59,12 @@ type Client struct {
 	base    context.Context // ends at Close: stops dials and the supervisor
 	stop    context.CancelCauseFunc
 	start   sync.Once
-	wg      sync.WaitGroup // the supervisor
+	wg      sync.WaitGroup // the supervisor and the connections' readers
 	done    chan struct{}  // closed when Close has finished
-	stats   counters
+	// lastReader is closed when the reader of the latest connection has
+	// returned; the supervisor's alone.
+	lastReader <-chan struct{}
+	stats      counters
 	// gaveUpAt is when the client gave up connecting, nil until then: set
 	// after terminal, read without c.mu by every Registry.Get.
 	gaveUpAt atomic.Pointer[time.Time]
@@ -170,9 +183,13 @@ func (c *Client) ensureStarted() {
 // in Stats.Dropped, and is never sent); or the write's error when the
 // connection failed under it (the message is not sent again: at most once).
 // ctx never reaches the socket: once the frame is being written, Send waits
-// for the write, at most WriteTimeout.
+// for the write, at most WriteTimeout. A typ other than MessageText and
+// MessageBinary is an error, and nothing is queued.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := typ.check(); err != nil {
 		return err
 	}
 	cn, err := c.q.claimDirect(len(data))
@@ -203,8 +220,12 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 // ErrClosed at once, or nil once the message is queued. Whether it is
 // written later is not reported to the caller: a message lost with a
 // connection that failed under it counts in Stats.WriteErrors, and one still
-// queued at Close in Stats.Dropped.
+// queued at Close in Stats.Dropped. A typ other than MessageText and
+// MessageBinary is an error, as with Send.
 func (c *Client) TrySend(typ MessageType, data []byte) error {
+	if err := typ.check(); err != nil {
+		return err
+	}
 	return c.q.push(&outMsg{typ: websocket.MessageType(typ), data: append([]byte(nil), data...)})
 }
 
@@ -310,16 +331,22 @@ func (c *Client) Stats() Stats {
 // Close closes the client: new sends fail with ErrClosed; the queued
 // messages are written if the connection is up, until ctx ends; the
 // connection is closed with status 1000 and a close handshake bounded by
-// CloseTimeout; then every goroutine of the client is waited for. Messages
-// still queued then fail with ErrClosed. It returns an error when ctx ended
-// before the queue was written. Close is idempotent: a later call waits for
-// the first and returns nil.
+// CloseTimeout; then every goroutine of the client is waited for (but for
+// OnStateChange's, when Close is called from OnStateChange). Messages still
+// queued then fail with ErrClosed and count in Stats.Dropped, and Close
+// returns an error that says how many: when ctx ended before the queue was
+// written, or when the client was not connected. Close is idempotent: a
+// later call waits for the first, within its own ctx, and returns nil.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		<-c.done
-		return nil
+		select {
+		case <-c.done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("wsclient: Close: waiting for the Close in progress: %w", ctx.Err())
+		}
 	}
 	c.closing = true
 	wasConnected := c.state == lifecycle.StateConnected
@@ -333,8 +360,12 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	c.stop(errUserClose)
 	c.start.Do(func() {}) // never start after Close
+	// Fail what is still queued before waiting: a Send in OnMessage may be
+	// waiting for it, and the reader that runs OnMessage for that Send.
+	if n := c.q.failAll(ErrClosed); n > 0 && err == nil {
+		err = fmt.Errorf("wsclient: close: %d queued message(s) not written: the client was not connected; they count in Stats.Dropped", n)
+	}
 	c.wg.Wait()
-	c.q.failAll(ErrClosed)
 	c.setState(lifecycle.StateClosed)
 	close(c.inbound)
 	if c.events != nil {

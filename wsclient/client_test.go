@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -547,15 +548,29 @@ func rawServer(t *testing.T, handle func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
+// TestTokenInURLIsRedacted wants a token in the URL's query out of every
+// error text, including tokens that url.Error's %q escapes, and out of
+// every error the result unwraps to.
 func TestTokenInURLIsRedacted(t *testing.T) {
 	t.Parallel()
-	c := newClient(t, Options{URL: "ws://" + testenv.RefusedAddr(t) + "/feed?token=s3cr3t", MaxAttempts: 1})
-	err := c.Connect(testCtx(t))
-	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
-		t.Errorf("Connect = %v; the token must not show", err)
-	}
-	if strings.Contains(c.Stats().LastError, "s3cr3t") {
-		t.Errorf("Stats.LastError shows the token: %q", c.Stats().LastError)
+	for _, token := range []string{"s3cr3t", `s3"cr3t`, `s3\cr3t`, "s3\u00a0cr3t", "s3%22cr3t"} {
+		c := newClient(t, Options{URL: "ws://" + testenv.RefusedAddr(t) + "/feed?token=" + token, MaxAttempts: 1})
+		err := c.Connect(testCtx(t))
+		if err == nil {
+			t.Fatalf("token %q: Connect to a refused address = nil", token)
+		}
+		for e := err; e != nil; e = errors.Unwrap(e) {
+			if strings.Contains(e.Error(), "cr3t") {
+				t.Errorf("token %q: %T in the chain shows it: %v", token, e, e)
+			}
+		}
+		if strings.Contains(c.Stats().LastError, "cr3t") {
+			t.Errorf("token %q: Stats.LastError shows it: %q", token, c.Stats().LastError)
+		}
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			t.Errorf("token %q: errors.As finds no *url.Error in %v", token, err)
+		}
 	}
 }
 

@@ -25,6 +25,9 @@ func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := typ.check(); err != nil {
+		return err
+	}
 	return s.cn.write(websocket.MessageType(typ), data)
 }
 
@@ -44,6 +47,13 @@ type connection struct {
 	failOnce sync.Once
 	failed   chan struct{}
 	info     CloseInfo // why it ended, set once before failed is closed
+
+	// readerDone is closed when this connection's reader has returned;
+	// prevReader is the previous connection's, which this reader waits for
+	// before it hands on a message, so that messages keep their order and
+	// OnMessage runs one call at a time across reconnects.
+	readerDone chan struct{}
+	prevReader <-chan struct{}
 }
 
 var epoch = time.Now()
@@ -110,12 +120,15 @@ func (cn *connection) readCtx() context.Context {
 // nc, and the dial options it makes report control frames to cn.alive.
 func (c *Client) newConnection() *connection {
 	ctx, cancel := context.WithCancel(context.Background()) // not c.base: Close wants a handshake first
-	return &connection{c: c, ctx: ctx, cancel: cancel, failed: make(chan struct{})}
+	return &connection{c: c, ctx: ctx, cancel: cancel, failed: make(chan struct{}), readerDone: make(chan struct{})}
 }
 
 // run runs cn, freshly dialed, until it drops or Close ends it, and says
 // why it ended, and whether OnConnected succeeded on it (the attempt then
-// counts as a connect).
+// counts as a connect). It waits for the connection's writer and pinger,
+// but not for its reader, which may be held up in OnMessage by a Send
+// whose message waits for the next connection: the next reader waits for
+// it instead, and Close waits for them all (c.wg).
 func (c *Client) run(cn *connection) (info CloseInfo, connected bool) {
 	cn.lastRead.Store(monotime())
 	cn.wt = time.AfterFunc(time.Hour, func() {
@@ -130,7 +143,8 @@ func (c *Client) run(cn *connection) (info CloseInfo, connected bool) {
 	defer cn.wt.Stop()
 	defer cn.end()
 
-	cn.wg.Go(cn.readLoop)
+	cn.prevReader, c.lastReader = c.lastReader, cn.readerDone
+	c.wg.Go(cn.readLoop) // c.wg counts the supervisor, which runs this: Add is safe
 	if err := cn.onConnected(); err != nil {
 		if cn.isFailed() {
 			// The connection ended under OnConnected (the server closed it,
@@ -199,7 +213,9 @@ func (cn *connection) closeHandshake() {
 // it to Options.OnMessage. Reading also processes pongs and the peer's
 // close, so it runs for the whole life of the connection.
 func (cn *connection) readLoop() {
+	defer close(cn.readerDone)
 	c := cn.c
+	prev := cn.prevReader
 	for {
 		typ, data, err := cn.ws.Read(cn.readCtx())
 		if err != nil {
@@ -210,6 +226,14 @@ func (cn *connection) readLoop() {
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(data)))
 		cn.blocked.Store(true)
+		if prev != nil { // the previous connection's reader may still be handing on its last message
+			select {
+			case <-prev:
+				prev = nil
+			case <-cn.ctx.Done():
+				return
+			}
+		}
 		if h := c.opts.OnMessage; h != nil {
 			h(Message{Type: MessageType(typ), Data: data})
 			cn.lastRead.Store(monotime()) // the handler's time is not the peer's silence
@@ -250,6 +274,9 @@ func readCloseInfo(err error) CloseInfo {
 func (cn *connection) writeLoop() {
 	c := cn.c
 	for {
+		if cn.isFailed() { // what is queued waits for the next connection
+			return
+		}
 		m := c.q.pop()
 		if m == nil {
 			select {

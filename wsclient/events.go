@@ -3,6 +3,7 @@ package wsclient
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 
 	"github.com/connkit/connkit/lifecycle"
@@ -68,7 +69,10 @@ func (e *events) deliver(from, to lifecycle.State) {
 	e.fn(from, to)
 }
 
-// close delivers what is pending, then stops the goroutine and waits for it.
+// close delivers what is pending, then stops the goroutine and waits for
+// it, unless it is called from OnStateChange itself (Close in the
+// callback), which that goroutine is running: waiting would never end, so
+// the goroutine stops on its own once the callback returns.
 func (e *events) close() {
 	e.mu.Lock()
 	e.closed = true
@@ -77,5 +81,35 @@ func (e *events) close() {
 	case e.wake <- struct{}{}:
 	default:
 	}
-	<-e.done
+	if !inDeliver() {
+		<-e.done
+	}
+}
+
+// deliverFunc is the name in a stack of events.deliver, which runs
+// OnStateChange.
+const deliverFunc = "github.com/connkit/connkit/wsclient.(*events).deliver"
+
+// inDeliver reports whether the calling goroutine is inside events.deliver:
+// whether the call came from OnStateChange.
+func inDeliver() bool {
+	pcs := make([]uintptr, 64)
+	for {
+		n := runtime.Callers(2, pcs)
+		if n < len(pcs) {
+			pcs = pcs[:n]
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
+	}
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function == deliverFunc {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }

@@ -161,8 +161,11 @@ type Options struct {
 
 	// OnStateChange is told of every change of state, in order, on a
 	// goroutine of the client's own (never the read loop). Close returns
-	// after it has been told of StateClosed. A panic in it is recovered and
-	// logged with its stack, and the next change is delivered.
+	// after it has been told of StateClosed, except a Close called from
+	// OnStateChange itself, which cannot wait for the callback it runs in:
+	// the rest of the changes are delivered once the callback returns. A
+	// panic in it is recovered and logged with its stack, and the next
+	// change is delivered.
 	OnStateChange func(from, to lifecycle.State)
 
 	// Logger receives connects, drops and reconnect decisions. Nil means no

@@ -208,10 +208,12 @@ func (q *queue) waitEmpty(ctx context.Context) error {
 	}
 }
 
-// failAll fails every queued message with err. No writer may be running.
-func (q *queue) failAll(err error) {
+// failAll fails every queued message with err, and returns how many. A
+// message being written is not one of them: its result is the write's.
+func (q *queue) failAll(err error) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	n := len(q.items)
 	for _, m := range q.items {
 		if m.done != nil {
 			m.done <- err
@@ -220,6 +222,7 @@ func (q *queue) failAll(err error) {
 		q.doneLocked()
 	}
 	q.items, q.bytes = nil, 0
+	return n
 }
 
 // depth returns the number of messages waiting, and how many were dropped.

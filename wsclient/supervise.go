@@ -50,14 +50,14 @@ func (c *Client) supervise() {
 			info, connected = c.run(cn)
 			up = time.Since(start)
 		}
+		if c.base.Err() != nil {
+			return // Close ended the attempt: not a failed connect
+		}
 		if connected {
 			failures = 0
 		} else {
 			failures++
 			c.stats.dialErrors.Add(1)
-		}
-		if c.base.Err() != nil {
-			return
 		}
 		c.recordErr(info.Err)
 		if connected && up >= c.opts.StableAfter {
@@ -215,8 +215,11 @@ func retryAfter(v string) time.Duration {
 
 // redactURLs returns err with the query and user info of the URL in its
 // chain replaced, where tokens and passwords hide. The messages above the
-// *url.Error were formatted with the URL already, so the text is rewritten;
-// errors.Is and errors.As still see the chain.
+// *url.Error were formatted with the URL already, as it is and as %q
+// quotes it (url.Error's own text), so the text is rewritten, and the
+// result unwraps to the *url.Error itself, redacted, skipping the wrappers
+// whose text holds the secret: errors.Is and errors.As still see the
+// url.Error and what it wraps.
 func redactURLs(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
@@ -237,8 +240,15 @@ func redactURLs(err error) error {
 		return err
 	}
 	msg := strings.ReplaceAll(err.Error(), orig, red)
+	msg = strings.ReplaceAll(msg, quoted(orig), quoted(red))
 	ue.URL = red
-	return &redactedError{msg: msg, err: err}
+	return &redactedError{msg: msg, err: ue}
+}
+
+// quoted returns s as %q writes it, without the quotes.
+func quoted(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // redactedError is an error whose text had a secret taken out.
