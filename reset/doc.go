@@ -46,7 +46,10 @@
 //
 // A transaction begun with BeginTx makes the session dirty until its Commit
 // or Rollback succeeds, so one left open on a pooled *sql.Conn is rolled
-// back. With autocommit=0 in cfg.Params every statement opens a
+// back. Its *sql.Tx then sends nothing to the connection, which may be
+// another borrower's by then: its Rollback (database/sql's too, when its
+// context ends) does nothing, and its Commit returns an error saying that
+// the reset rolled it back. With autocommit=0 in cfg.Params every statement opens a
 // transaction, so every statement makes the session dirty. With
 // interpolateParams, a reset is followed by a COM_PING (one more round
 // trip) so that the driver escapes values by the restored sql_mode.

@@ -184,17 +184,39 @@ func (cn *mysqlConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver
 	if err != nil {
 		return nil, err
 	}
-	return &mysqlTx{cn: cn, inner: tx}, nil
+	return &mysqlTx{cn: cn, inner: tx, gen: cn.gen}, nil
 }
 
+// errTxReset is Commit's error for a transaction that a reset rolled back:
+// it was left open when its connection went back to the pool.
+var errTxReset = errors.New("reset: transaction not committed: it was left open when its connection was given back, and the reset rolled it back")
+
 // mysqlTx ends the transaction state of its connection when it ends well.
+// A transaction left open when its connection was given back was rolled
+// back by the reset, and the connection may be another borrower's now: its
+// Commit and Rollback then send nothing (database/sql rolls back such a
+// transaction when its context ends, which would end the new borrower's
+// transaction) and leave the state alone. database/sql calls them with the
+// connection locked, as it calls the reset, so gen needs no lock.
 type mysqlTx struct {
 	cn    *mysqlConn
 	inner driver.Tx
+	gen   uint64 // cn.gen when it began
 }
 
-func (tx *mysqlTx) Commit() error   { return tx.end(tx.inner.Commit()) }
-func (tx *mysqlTx) Rollback() error { return tx.end(tx.inner.Rollback()) }
+func (tx *mysqlTx) Commit() error {
+	if tx.gen != tx.cn.gen {
+		return errTxReset
+	}
+	return tx.end(tx.inner.Commit())
+}
+
+func (tx *mysqlTx) Rollback() error {
+	if tx.gen != tx.cn.gen {
+		return nil // the reset rolled it back
+	}
+	return tx.end(tx.inner.Rollback())
+}
 
 func (tx *mysqlTx) end(err error) error {
 	if err == nil {

@@ -636,3 +636,72 @@ func TestMySQLResetWithRowsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAbandonedTxDoesNotEndTheNextBorrowersTx: borrower A leaves a
+// transaction open on a pooled *sql.Conn; the reset rolls it back and B
+// borrows the connection. Then A's Tx ends: A commits it late, or A's
+// context ends and database/sql rolls it back. Neither may reach B's
+// connection, where a COMMIT or ROLLBACK would end B's transaction and
+// B's later statements would run outside it. A's Commit says the reset
+// rolled it back.
+func TestAbandonedTxDoesNotEndTheNextBorrowersTx(t *testing.T) {
+	e := startMariaDB(t)
+	db := openDB(t, e.testDSN())
+	borrow := poolBorrower(t, db)
+	for _, tt := range []struct {
+		name string
+		endA func(t *testing.T, txA *sql.Tx, cancelA context.CancelFunc)
+	}{
+		{"A commits late", func(t *testing.T, txA *sql.Tx, _ context.CancelFunc) {
+			if err := txA.Commit(); !errors.Is(err, errTxReset) {
+				t.Errorf("A's Commit after the reset = %v, want errTxReset", err)
+			}
+		}},
+		{"A's context ends", func(t *testing.T, _ *sql.Tx, cancelA context.CancelFunc) {
+			cancelA() // database/sql rolls txA back, on its own goroutine
+			time.Sleep(200 * time.Millisecond)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			ctxA, cancelA := context.WithCancel(ctx)
+			defer cancelA()
+			c, giveBack := borrow(t) // openDB allows one connection: the pool holds it
+			if _, err := c.ExecContext(ctx, "DELETE FROM connkit.t"); err != nil {
+				t.Fatal(err)
+			}
+			txA, err := c.BeginTx(ctxA, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := txA.Exec("INSERT INTO connkit.t VALUES (1)"); err != nil {
+				t.Fatal(err)
+			}
+			giveBack() // A forgets its Tx
+
+			c, giveBack = borrow(t)
+			defer giveBack()
+			txB, err := c.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := txB.Exec("INSERT INTO connkit.t VALUES (2)"); err != nil {
+				t.Fatal(err)
+			}
+			tt.endA(t, txA, cancelA)
+			if _, err := txB.Exec("INSERT INTO connkit.t VALUES (3)"); err != nil {
+				t.Fatal(err)
+			}
+			if err := txB.Rollback(); err != nil {
+				t.Fatalf("B's Rollback: %v", err)
+			}
+			var n int
+			if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM connkit.t").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d rows after A's Tx was reset and B rolled back, want 0: A's end reached B's connection", n)
+			}
+		})
+	}
+}
