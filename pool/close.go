@@ -13,14 +13,18 @@ import (
 // holder. Close waits for every goroutine the pool started and every
 // connection's Close before it returns.
 //
-// Close is idempotent: a later call waits for the first to finish and
-// returns nil.
+// Close is idempotent: a later call waits for the first to finish, within
+// its own ctx, and returns nil.
 func (p *Pool[T]) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
-		<-p.done
-		return nil
+		select {
+		case <-p.done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("pool %q: close: waiting for the Close in progress: %w", p.cfg.Name, ctx.Err())
+		}
 	}
 	p.closing = true
 	p.closed.Store(true)

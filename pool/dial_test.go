@@ -488,3 +488,31 @@ func TestCloseEndsDialsAtOnce(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSecondCloseKeepsItsContext: a Close while the first still waits for
+// a borrowed connection returns when its own ctx ends.
+func TestSecondCloseKeepsItsContext(t *testing.T) {
+	t.Parallel()
+	var b backend
+	p := mustNew(t, b.config())
+	held := mustAcquire(t, p)
+	first := make(chan error, 1)
+	go func() { first <- p.Close(context.Background()) }() // waits for held
+	waitFor(t, "the first Close", func() bool { return p.closed.Load() })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Close(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("second Close = %v, want DeadlineExceeded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("second Close hung past its ctx")
+	}
+	held.Release()
+	if err := <-first; err != nil {
+		t.Errorf("first Close = %v", err)
+	}
+}

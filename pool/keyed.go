@@ -100,7 +100,8 @@ func (k *Keyed[K, T]) Acquire(ctx context.Context, key K) (*Conn[T], error) {
 	}
 }
 
-// With is Pool.With on key's pool.
+// With is Pool.With on key's pool. fn runs once: an error of fn's is
+// returned as it is, even one that wraps ErrClosed.
 func (k *Keyed[K, T]) With(ctx context.Context, key K, fn func(ctx context.Context, v T) error) error {
 	for {
 		kp, err := k.poolFor(ctx, key)
@@ -108,11 +109,14 @@ func (k *Keyed[K, T]) With(ctx context.Context, key K, fn func(ctx context.Conte
 			return err
 		}
 		kp.lastUsed.Store(monotime())
-		err = kp.p.With(ctx, fn)
+		c, err := kp.p.Acquire(ctx)
 		if errors.Is(err, ErrClosed) && k.isOpen() {
-			continue
+			continue // the key's pool was closed for idleness or room: make it again
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return kp.p.use(ctx, c, fn)
 	}
 }
 

@@ -263,3 +263,23 @@ func TestKeyedSecondCloseWaitsForFirst(t *testing.T) {
 	}
 	c.Release()
 }
+
+// TestKeyedWithRunsFnOnce: With makes a key's pool again when Acquire
+// finds it closed for idleness, but an error of fn's own that wraps
+// ErrClosed (fn used another pool that is closing, say) is returned, not
+// taken for that: fn's side effects must not repeat.
+func TestKeyedWithRunsFnOnce(t *testing.T) {
+	kb := &keyedBackends{}
+	k := newKeyed(t, KeyedConfig[string, *fconn]{New: kb.config})
+	var calls atomic.Int32
+	fnErr := fmt.Errorf("charge: %w", ErrClosed)
+	err := k.With(t.Context(), "a", func(ctx context.Context, c *fconn) error {
+		if calls.Add(1) >= 100 {
+			return errors.New("ran 100 times")
+		}
+		return fnErr
+	})
+	if n := calls.Load(); n != 1 || err != fnErr {
+		t.Errorf("With = %v after %d calls of fn, want fn's error after one call", err, n)
+	}
+}

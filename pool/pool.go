@@ -332,11 +332,16 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 // returns an error that Config.IsBroken reports as broken or a context error
 // (the connection may be mid-request), or when fn panics (the panic goes
 // on). It returns Acquire's error or fn's.
-func (p *Pool[T]) With(ctx context.Context, fn func(ctx context.Context, v T) error) (err error) {
+func (p *Pool[T]) With(ctx context.Context, fn func(ctx context.Context, v T) error) error {
 	c, err := p.Acquire(ctx)
 	if err != nil {
 		return err
 	}
+	return p.use(ctx, c, fn)
+}
+
+// use calls fn with c's connection and gives c back, as With does.
+func (p *Pool[T]) use(ctx context.Context, c *Conn[T], fn func(ctx context.Context, v T) error) (err error) {
 	ok := false
 	defer func() {
 		if !ok || (err != nil && (p.cfg.IsBroken(err) || isContextErr(err))) {
