@@ -86,9 +86,9 @@ func (d *descs) all() []*prometheus.Desc {
 // Collector returns a prometheus.Collector that exports the Monitor's
 // checks and pools at every scrape, from a fresh Report (so a scrape
 // costs what Report costs and runs no check). Register it with any
-// registry; it keeps no state of its own, and two Monitors' collectors
-// can live in different registries (in one, their check and pool names
-// must differ).
+// registry; it keeps no state of its own. Two Monitors' collectors need
+// registries of their own: their metrics have the same names and labels,
+// so a registry refuses the second as a duplicate.
 //
 // The metrics, each labeled by check, or by pool:
 //

@@ -193,7 +193,7 @@ func (m *Monitor) add(name string, c Checker, required bool) error {
 }
 
 // AddPool registers a pool whose state reports and metrics show: every
-// *pool.Pool and pool.Keyed pool is an Inspector. A pool's state never
+// *pool.Pool is an Inspector; a pool.Keyed is not. A pool's state never
 // makes the Monitor down: add a check for that. AddPool returns an error
 // for a nil Inspector, a name another added pool has, or a closed Monitor.
 func (m *Monitor) AddPool(p pool.Inspector) error {

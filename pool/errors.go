@@ -52,8 +52,8 @@ type AcquireError struct {
 	// Pool is the pool's name.
 	Pool string
 	// Err is why the wait ended: context.DeadlineExceeded or
-	// context.Canceled (possibly wrapped with a cause), or the last dial
-	// error.
+	// context.Canceled (possibly wrapped with a cause). A dial that failed
+	// is returned as its own error, not as an AcquireError.
 	Err error
 	// Stats is the pool's state when the wait ended.
 	Stats Stats
