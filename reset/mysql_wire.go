@@ -133,9 +133,21 @@ func (p *resetPlan) run(ctx context.Context, c net.Conn, useDB bool) (err error)
 	if err := c.SetDeadline(deadline); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.SetDeadline(time.Now())
+		close(interrupted)
+	})
 	defer func() {
-		stop()
+		if !stop() {
+			// ctx ended: its deadline may be set after the one below, and
+			// would fail the next borrower's first statement, so the
+			// connection is not given on as clean.
+			<-interrupted
+			if err == nil {
+				err = fmt.Errorf("reset: interrupted as it finished: %w", context.Cause(ctx))
+			}
+		}
 		if derr := c.SetDeadline(time.Time{}); err == nil {
 			err = derr
 		}
