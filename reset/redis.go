@@ -219,7 +219,10 @@ func (r *Redis) Ping(ctx context.Context, conn *redis.Conn) error {
 
 // PoolConfig returns a pool configuration for the client's dedicated
 // connections: Dial, Close, Ping, Dirty and Reset of r, Name "redis", and
-// MaxSize the client's PoolSize. Change any field before pool.New.
+// MaxSize one less than the client's PoolSize, leaving a connection for
+// commands run on the client directly (health.Redis pings through it);
+// with a PoolSize of 1 there is none to leave. Change any field before
+// pool.New.
 func (r *Redis) PoolConfig() pool.Config[*redis.Conn] {
 	return pool.Config[*redis.Conn]{
 		Name:    "redis",
@@ -228,7 +231,7 @@ func (r *Redis) PoolConfig() pool.Config[*redis.Conn] {
 		Ping:    r.Ping,
 		Dirty:   r.Dirty,
 		Reset:   r.Reset,
-		MaxSize: r.opt.PoolSize,
+		MaxSize: max(1, r.opt.PoolSize-1),
 	}
 }
 

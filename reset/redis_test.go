@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connkit/connkit/health"
 	"github.com/connkit/connkit/internal/testenv"
 	"github.com/connkit/connkit/pool"
 	"github.com/connkit/connkit/reset"
@@ -699,5 +700,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPoolConfigLeavesTheClientAConnection: a pool from PoolConfig, at its
+// MaxSize after a burst and idle again, leaves the client a connection of
+// its own, so a health check through the client still gets one.
+func TestPoolConfigLeavesTheClientAConnection(t *testing.T) {
+	srv := redisServer(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: redisAdminPass, PoolSize: 4})
+	defer client.Close()
+	cfg := reset.NewRedis(client).PoolConfig()
+	if cfg.MaxSize != 3 {
+		t.Errorf("PoolConfig().MaxSize = %d with a PoolSize of 4, want 3", cfg.MaxSize)
+	}
+	p, err := pool.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := redisCtx(t)
+	var held []*pool.Conn[*redis.Conn]
+	for range cfg.MaxSize {
+		c, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for _, c := range held {
+		c.Release()
+	}
+	cctx, cancel := context.WithTimeout(ctx, health.DefaultTimeout)
+	defer cancel()
+	if err := health.Redis(client).Check(cctx); err != nil {
+		t.Errorf("health.Redis through the client, with the pool full and idle: %v", err)
 	}
 }
