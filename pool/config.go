@@ -74,8 +74,8 @@ type Config[T any] struct {
 	MinIdle int
 
 	// AcquireTimeout bounds how long Acquire waits for a connection, on top
-	// of the caller's context. Zero means only the caller's context bounds
-	// it.
+	// of the caller's context, the pings of idle connections it checks
+	// included. Zero means only the caller's context bounds it.
 	AcquireTimeout time.Duration
 
 	// ConnectTimeout bounds each dial. Zero means DefaultConnectTimeout

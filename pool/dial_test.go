@@ -516,3 +516,49 @@ func TestSecondCloseKeepsItsContext(t *testing.T) {
 		t.Errorf("first Close = %v", err)
 	}
 }
+
+// TestAcquireTimeoutBoundsPingsOnTheFastPath: idle connections past
+// PingAfterIdle are pinged before they are handed out; against a backend
+// that stopped answering, each ping would take PingTimeout. AcquireTimeout
+// bounds the whole Acquire, those pings included: 4 idle connections with
+// a PingTimeout of 500ms took 2s before.
+func TestAcquireTimeoutBoundsPingsOnTheFastPath(t *testing.T) {
+	t.Parallel()
+	var b backend
+	cfg := b.config()
+	cfg.AcquireTimeout = 100 * time.Millisecond
+	cfg.PingTimeout = 500 * time.Millisecond
+	cfg.PingAfterIdle = time.Millisecond
+	var blackhole atomic.Bool
+	cfg.Ping = func(ctx context.Context, c *fconn) error {
+		if blackhole.Load() {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}
+	p := mustNew(t, cfg)
+	var held []*Conn[*fconn]
+	for range 4 {
+		held = append(held, mustAcquire(t, p))
+	}
+	for _, c := range held {
+		c.Release()
+	}
+	time.Sleep(5 * time.Millisecond) // past PingAfterIdle
+	blackhole.Store(true)
+	start := time.Now()
+	c, err := p.Acquire(context.Background())
+	took := time.Since(start)
+	if c != nil {
+		c.Release()
+		t.Fatal("Acquire handed out a connection whose ping could not succeed")
+	}
+	var ae *AcquireError
+	if !errors.As(err, &ae) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Acquire = %v, want an AcquireError for DeadlineExceeded", err)
+	}
+	if took > 450*time.Millisecond {
+		t.Errorf("Acquire with AcquireTimeout 100ms took %v", took)
+	}
+}

@@ -164,6 +164,11 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Conn[T], error) {
 				if c != nil {
 					return c, nil
 				}
+				if pf, ok := err.(*pingFailed); ok {
+					// The backend may be down: wait on the slow path, all
+					// of it since the ping within AcquireTimeout.
+					return p.acquireSlow(ctx, time.Duration(monotime()-pf.since))
+				}
 				if err != nil {
 					return nil, p.acquireError(ctx, err)
 				}
@@ -225,7 +230,7 @@ func (p *Pool[T]) acquireSlow(ctx context.Context, waited time.Duration) (*Conn[
 		if c != nil {
 			return c, nil
 		}
-		if err != nil {
+		if _, ok := err.(*pingFailed); err != nil && !ok {
 			return nil, p.acquireError(ctx, err)
 		}
 	}
@@ -273,11 +278,19 @@ func (p *Pool[T]) TryAcquire(ctx context.Context) (*Conn[T], error) {
 		case err != nil:
 			return nil, ErrClosed
 		}
-		if c, err := p.checkout(ctx, res); c != nil || err != nil {
+		c, err := p.checkout(ctx, res)
+		if _, ok := err.(*pingFailed); c != nil || (err != nil && !ok) {
 			return c, err
 		}
 	}
 }
+
+// pingFailed is checkout's error when the connection failed its ping and
+// was destroyed, and ctx has not ended: Acquire tries another, within
+// AcquireTimeout from since, when the ping began.
+type pingFailed struct{ since int64 }
+
+func (*pingFailed) Error() string { return "pool: a connection failed its ping on acquire" }
 
 // checkout turns an acquired resource into a borrow, or destroys it and
 // returns nil when it is past a limit or fails its ping. When ctx has ended
@@ -305,10 +318,19 @@ func (p *Pool[T]) checkout(ctx context.Context, res *puddle.Resource[*entry[T]])
 			res.ReleaseUnused()
 			return nil, err
 		}
-		if err := p.ping(ctx, e); err != nil {
+		pctx := ctx
+		if p.cfg.AcquireTimeout > 0 { // on the fast path, ctx has no AcquireTimeout yet
+			var cancel context.CancelFunc
+			pctx, cancel = context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+			defer cancel()
+		}
+		if err := p.ping(pctx, e); err != nil {
 			p.log.Debug("destroyed a connection that failed its ping on acquire", "err", err)
 			p.destroy(res, reasonPing)
-			return nil, p.gaveUp(ctx)
+			if err := p.gaveUp(ctx); err != nil {
+				return nil, err
+			}
+			return nil, &pingFailed{since: now}
 		}
 		now = monotime()
 	}
