@@ -43,12 +43,12 @@ func TestSendInOnMessageAcrossAReconnect(t *testing.T) {
 	var c *Client
 	replied := make(chan error, 1)
 	c = newClient(t, Options{URL: s.url(), PingInterval: -1, WriteTimeout: 300 * time.Millisecond,
-		QueueBytes: 256 << 20, NewBackOff: fastBackOff,
+		QueueBytes: 64 << 20, NewBackOff: fastBackOff,
 		OnMessage: func(m Message) { replied <- c.Send(context.Background(), MessageText, []byte("reply")) }})
 	if err := c.Connect(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.TrySend(MessageBinary, make([]byte, 64<<20)); err != nil { // the writer blocks on it
+	if err := c.TrySend(MessageBinary, make([]byte, 16<<20)); err != nil { // more than the socket buffers: the writer blocks on it
 		t.Fatal(err)
 	}
 	close(goSend)
@@ -76,22 +76,19 @@ func TestSecondCloseKeepsItsContext(t *testing.T) {
 	t.Parallel()
 	hold := make(chan struct{})
 	defer close(hold)
-	s := newServer(t, func(n int, c *websocket.Conn) { <-hold }) // reads nothing
-	c := newClient(t, Options{URL: s.url(), PingInterval: -1, WriteTimeout: 1500 * time.Millisecond, QueueBytes: 256 << 20})
+	s := newServer(t, func(n int, c *websocket.Conn) { <-hold }) // never answers the close
+	c := newClient(t, Options{URL: s.url(), PingInterval: -1, CloseTimeout: 1500 * time.Millisecond})
 	if err := c.Connect(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.TrySend(MessageBinary, make([]byte, 64<<20)); err != nil {
-		t.Fatal(err)
-	}
 	first := make(chan error, 1)
-	go func() { first <- c.Close(context.Background()) }() // waits for the queue, up to WriteTimeout
+	go func() { first <- c.Close(context.Background()) }() // waits CloseTimeout for the peer's close
 	waitFor(t, "the first Close", func() bool { return c.State() == lifecycle.StateClosing })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	err := c.Close(ctx)
-	if took := time.Since(start); took > 2*time.Second || !errors.Is(err, context.DeadlineExceeded) {
+	if took := time.Since(start); took > time.Second || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("second Close(200ms ctx) = %v after %v, want DeadlineExceeded at once", err, took)
 	}
 	<-first
@@ -102,9 +99,7 @@ func TestSecondCloseKeepsItsContext(t *testing.T) {
 func TestCloseWhileDisconnectedSaysWhatItDropped(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
-	s.mu.Lock()
-	s.refuse = 503
-	s.mu.Unlock()
+	s.setRefuse(503)
 	c := newClient(t, Options{URL: s.url(), NewBackOff: fastBackOff})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -150,21 +145,10 @@ func TestBadMessageTypeIsRefused(t *testing.T) {
 // fail.
 func TestCloseDuringADialIsNotADialError(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // never answers the handshake
-		}
-	}()
-	c := newClient(t, Options{URL: "ws://" + ln.Addr().String()})
+	hold := make(chan struct{})
+	addr := rawServer(t, func(net.Conn) { <-hold }) // never answers the handshake
+	defer close(hold)
+	c := newClient(t, Options{URL: "ws://" + addr})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	c.Connect(ctx)
@@ -181,9 +165,7 @@ func TestCloseDuringADialIsNotADialError(t *testing.T) {
 func TestCloseFromOnStateChange(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
-	s.mu.Lock()
-	s.refuse = 503
-	s.mu.Unlock()
+	s.setRefuse(503)
 	var c *Client
 	returned := make(chan error, 1)
 	c = newClient(t, Options{URL: s.url(), NewBackOff: fastBackOff, OnStateChange: func(from, to lifecycle.State) {

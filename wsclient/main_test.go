@@ -37,6 +37,14 @@ type server struct {
 
 // newServer starts a server whose connections run onConn (nil: read and
 // record until the client closes).
+// setRefuse makes the server refuse handshakes with status, or accept them
+// again with 0.
+func (s *server) setRefuse(status int) {
+	s.mu.Lock()
+	s.refuse = status
+	s.mu.Unlock()
+}
+
 func newServer(t *testing.T, onConn func(n int, c *websocket.Conn)) *server {
 	s := &server{t: t, onConn: onConn}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
