@@ -138,14 +138,18 @@ func urlError(prefix, raw string, u *url.URL, err error) error {
 	return &redactedError{msg: prefix + msg, err: err}
 }
 
-// redactedError is an error whose text had secrets taken out of it.
+// redactedError is an error whose text had secrets taken out of it. It
+// has no Unwrap, so that a reporter that walks the chain (and prints each
+// error's text) never reaches the original: errors.Is and errors.As still
+// look into it, through its Is and As.
 type redactedError struct {
 	msg string
 	err error
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *redactedError) Error() string        { return e.msg }
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
+func (e *redactedError) As(target any) bool   { return errors.As(e.err, target) }
 
 // invalidURLError reports a URL that does not parse, without quoting it.
 func invalidURLError(prefix string, err error) error {

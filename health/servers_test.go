@@ -308,7 +308,9 @@ func TestNoSecretsShown(t *testing.T) {
 	capture := func(stage string) {
 		ctx := testCtx(t)
 		if err := m.Check(ctx); err != nil {
-			texts = append(texts, stage+" Check error:\n"+err.Error())
+			for i, text := range chainTexts(err) { // what a reporter that walks the chain prints
+				texts = append(texts, fmt.Sprintf("%s Check error, link %d of its chain:\n%s", stage, i, text))
+			}
 		}
 		for _, target := range []string{"/healthz", "/healthz?verbose"} {
 			rec := httptest.NewRecorder()
@@ -340,4 +342,22 @@ func TestNoSecretsShown(t *testing.T) {
 	if t.Failed() {
 		t.Logf("everything scanned:\n%s", all)
 	}
+}
+
+// chainTexts returns the text of err and of every error it wraps, through
+// Unwrap() error and Unwrap() []error.
+func chainTexts(err error) []string {
+	if err == nil {
+		return nil
+	}
+	texts := []string{err.Error()}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		texts = append(texts, chainTexts(u.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			texts = append(texts, chainTexts(e)...)
+		}
+	}
+	return texts
 }
