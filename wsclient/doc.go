@@ -68,13 +68,13 @@
 // through the reader goroutine, which must always run (it answers pings and
 // sees the peer's close): one goroutine hand-off per message, which on a
 // multi-core machine usually wakes another CPU. Timed in the same moments
-// on 2-core virtual machines (the medians of nine report runs, 64-byte and
+// on 2-core virtual machines (the medians of ten report runs, 64-byte and
 // 4 KiB messages), an echo round trip through Recv took 1.09x to 1.22x that
 // of raw coder reading on the goroutine that wrote; with the program on one
 // CPU, where no other CPU is woken, 1.02x to 1.04x. Against raw coder read
 // by a goroutine that always reads and hands each message on, as a coder
 // client that pings must read when its messages are taken elsewhere, it
-// took 0.98x to 1.05x (two report runs; single runs 0.93x to 1.08x): the
+// took 0.98x to 1.05x (three report runs; single runs 0.93x to 1.08x): the
 // hand-off is about the whole difference. Options.OnMessage takes the
 // messages on the reader goroutine itself, with no hand-off; a client that
 // replies from it (an echo, a bot answering a command) took 1.00x to 1.08x

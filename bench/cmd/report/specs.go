@@ -102,7 +102,10 @@ var specs = []*spec{
 			"about a seventh each in the slot swaps, in finding the CPU's slot (a " +
 			"`sync.Pool` round trip) and in the shared borrow-ID counter, and a tenth in the one " +
 			"monotonic clock read per borrow, which costs 50 ns on that machine (puddle reads " +
-			"the clock three times a borrow).",
+			"the clock three times a borrow). Bounding the pings of idle connections on the " +
+			"fast path by `AcquireTimeout` (2026-12-01) left the borrow as it was: the same " +
+			"method at a53c64c and 3665d87, six runs, 128.7 against 130.6 ns (background) and " +
+			"118.9 against 118.5 ns (cancelable), p ≥ 0.82.",
 		Column: "Impl", Base: "connkit",
 		Targets: []target{
 			ratioAtMost("uncontended, background ctx: connkit/puddle", uncontendedBG, "puddle", 1.15, "", "pool uncontended vs puddle (bg)"),
@@ -195,7 +198,17 @@ var specs = []*spec{
 			"(`-test.cpu 1`, five runs against five on two, alternating, `-test.bench " +
 			"'WSEchoPaired/Size=.*/Receive=Recv' -test.benchtime 3000x`, on 2026-11-30's Intel " +
 			"Xeon virtual machine), Recv's ratio to bare coder was 1.04x at 64 bytes and 1.02x " +
-			"at 4 KiB, against 1.11x and 1.09x on two CPUs (p=0.016 and 0.032).",
+			"at 4 KiB, against 1.11x and 1.09x on two CPUs (p=0.016 and 0.032). A `Recv` that " +
+			"waits by spinning instead of sleeping, so that no CPU need be woken, was slower, " +
+			"not faster (tried on 2026-11-30, `go test -run '^$' -bench " +
+			"'WSEchoPaired/Size=64/Receive=Recv' -benchtime 2s -count 3 .`): 2.3x–2.6x bare " +
+			"coder spinning with `runtime.Gosched`, 3.1x spinning on the buffer's length, " +
+			"because the echo server in the other process lost its CPU. The audit fixes of " +
+			"2026-12-01 (a reconnect no longer waits for the old reader; `Send` checks the " +
+			"message type) changed nothing measurable: `go test -c` at a53c64c and at " +
+			"3665d87, six alternating runs each of `-test.bench " +
+			"'WSEchoPaired/Size=64/Receive=Recv' -test.benchtime 300ms`, `benchstat`: " +
+			"wsclient/coder-reader 1.010 against 1.003 (p=0.78).",
 		Base: "paired",
 		Targets: []target{
 			waived(pairedRatioAtMost("64-byte messages, Recv: wsclient/coder", "Size=64/Receive=Recv", "paired", "wsclient/coder", 1.10, "ws echo 64 B, Recv vs coder"), recvHandOff),
@@ -376,7 +389,11 @@ var specs = []*spec{
 			"which is wall time over all Gets, is about half of it), and " +
 			"`connmgr/map-rwmutex` their ratio in the run; the target is met when the median " +
 			"of that ratio is. Each table shares the CPU caches with the other, which in a " +
-			"program that held only one it would not.",
+			"program that held only one it would not. A probe that goes round a whole row " +
+			"array now panics instead of looping for ever (a counting bug then fails the " +
+			"tests instead of hanging them); its cost, `go test -c` before and after, eight " +
+			"alternating runs of `-test.bench ConnmgrGetPaired -test.benchtime 300ms` on " +
+			"2026-12-01's Intel Xeon virtual machine: 141.5 against 141.1 ns a Get (p=0.67).",
 		Base: "paired",
 		Targets: []target{
 			pairedRatioAtMost("connmgr/map-rwmutex", "Rows=100k", "paired",
