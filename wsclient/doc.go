@@ -74,7 +74,7 @@
 // CPU, where no other CPU is woken, 1.02x to 1.04x. Against raw coder read
 // by a goroutine that always reads and hands each message on, as a coder
 // client that pings must read when its messages are taken elsewhere, it
-// took 0.98x to 1.05x (three report runs; single runs 0.93x to 1.08x): the
+// took 0.98x to 1.05x (three report runs; single runs 0.91x to 1.08x): the
 // hand-off is about the whole difference. Options.OnMessage takes the
 // messages on the reader goroutine itself, with no hand-off; a client that
 // replies from it (an echo, a bot answering a command) took 1.00x to 1.08x
